@@ -1,0 +1,16 @@
+// Packet time: nanoseconds since the Unix epoch, as captured.
+// All flow and fragment timeouts run on packet time, so offline runs are
+// deterministic and live runs need no clock call per packet.
+#pragma once
+
+#include <cstdint>
+
+namespace tapflow {
+
+using Timestamp = int64_t;  // ns since 1970-01-01T00:00:00Z
+using Duration = int64_t;   // ns
+
+constexpr Duration kNanosPerSecond = 1'000'000'000;
+constexpr Duration seconds(double s) { return static_cast<Duration>(s * 1e9); }
+
+}  // namespace tapflow
