@@ -12,6 +12,8 @@ namespace tapflow {
 class Counter {
  public:
   void add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  // For the rare counters several threads bump (drops at a shared output).
+  void addShared(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
   void set(uint64_t n) { value_.store(n, std::memory_order_relaxed); }
   uint64_t value() const { return value_.load(std::memory_order_relaxed); }
 

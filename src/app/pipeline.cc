@@ -1,0 +1,182 @@
+#include "app/pipeline.h"
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "capture/pcap_source.h"
+#include "export/event_output.h"
+#include "ops/http_server.h"
+#include "ops/log.h"
+#include "ops/metrics.h"
+#include "worker/handoff.h"
+#include "worker/worker.h"
+
+namespace tapflow {
+
+std::atomic<bool> g_stop_requested{false};
+
+namespace {
+
+FlowTableConfig flowTableConfig(const FlowConfig& f) {
+  FlowTableConfig c;
+  c.max_flows = f.max_flows;
+  c.idle_timeout = f.idle_timeout;
+  c.active_timeout = f.active_timeout;
+  c.closed_timeout = f.closed_timeout;
+  c.vlan_in_key = f.vlan_in_key;
+  return c;
+}
+
+void registerMetrics(MetricsRegistry& registry, const PcapFileSource& source, const Handoff& handoff,
+                     const std::vector<std::unique_ptr<Worker>>& workers,
+                     const std::vector<std::unique_ptr<EventOutput>>& outputs) {
+  registry.add([&source, &handoff](MetricsWriter& m) {
+    MetricLabels capture{{"capture", "0"}};
+    m.stats("capture", source.stats(), capture);
+    m.stats("decode", source.decodeStats(), capture);
+    for (size_t w = 0; w < handoff.workerCount(); ++w) {
+      m.counter("tapflow_handoff_dropped_total", "Packets dropped at the hand-off to a worker, by reason",
+                {{"capture", "0"}, {"worker", std::to_string(w)}, {"reason", "queue_full"}}, handoff.drops(w));
+    }
+    m.counter("tapflow_handoff_dropped_total", "Packets dropped at the hand-off to a worker, by reason",
+              {{"capture", "0"}, {"worker", "any"}, {"reason", "oversize"}}, handoff.oversize());
+  });
+  registry.add([&workers](MetricsWriter& m) {
+    for (const auto& w : workers) {
+      MetricLabels labels{{"worker", std::to_string(w->id())}};
+      const FlowEngine& e = w->engine();
+      m.stats("worker", w->stats(), labels);
+      m.stats("flow", e.flows().stats(), labels);
+      m.stats("defrag", e.defrag().stats(), labels);
+      m.stats("engine", e.stats(), labels);
+      MetricLabels reassembled = labels;
+      reassembled.emplace_back("capture", "reassembled");
+      m.stats("decode", e.reassembledDecodeStats(), reassembled);
+      m.gauge("tapflow_worker_queue_batches", "Batches waiting in the worker's inbox", labels,
+              double(w->inboxDepth()));
+      m.gauge("tapflow_flow_active", "Flows in the worker's table", labels, double(e.flows().size()));
+      m.gauge("tapflow_defrag_datagrams_in_progress", "Datagrams being reassembled", labels,
+              double(e.defrag().datagramsInProgress()));
+      m.gauge("tapflow_defrag_bytes_held", "Fragment bytes held for reassembly", labels,
+              double(e.defrag().bytesHeld()));
+    }
+  });
+  registry.add([&outputs](MetricsWriter& m) {
+    for (const auto& o : outputs) {
+      MetricLabels labels{{"output", o->name()}};
+      m.stats("output", o->stats(), labels);
+      m.gauge("tapflow_output_queue_events", "Events waiting in the output's queue", labels, double(o->depth()));
+      m.gauge("tapflow_output_queue_capacity", "Capacity of the output's queue (outputs[].queue_events)", labels,
+              double(o->capacity()));
+    }
+  });
+  registry.add([](MetricsWriter& m) {
+    m.gauge("tapflow_build_info", "Build information", {{"version", TAPFLOW_VERSION}}, 1);
+  });
+}
+
+}  // namespace
+
+int runPipeline(const Config& config, RunMode mode) {
+  std::unique_ptr<PcapFileSource> source;
+  std::vector<std::unique_ptr<EventOutput>> outputs;
+  try {
+    source = std::make_unique<PcapFileSource>(config.capture.pcap_path, config.capture.snaplen);
+    for (size_t i = 0; i < config.outputs.size(); ++i) {
+      const OutputConfig& o = config.outputs[i];
+      std::string name = o.type + ":" + o.path;
+      // A file source can wait for a slow output; nothing needs to be dropped.
+      outputs.push_back(std::make_unique<EventOutput>(name, std::make_unique<JsonLinesSink>(o.path), o.queue_events,
+                                                      FullQueuePolicy::kWait));
+    }
+  } catch (const std::exception& e) {
+    logError(e.what());
+    return 2;
+  }
+
+  std::vector<EventOutput*> output_ptrs;
+  for (auto& o : outputs) {
+    output_ptrs.push_back(o.get());
+    o->start();
+  }
+
+  const uint32_t worker_count = config.workers.count;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<Worker*> worker_ptrs;
+  FlowTableConfig flows = flowTableConfig(config.flows);
+  for (uint32_t i = 0; i < worker_count; ++i) {
+    workers.push_back(std::make_unique<Worker>(i, flows, config.defrag, output_ptrs, config.workers.queue_batches));
+    worker_ptrs.push_back(workers.back().get());
+  }
+  for (uint32_t i = 0; i < worker_count; ++i) {
+    workers[i]->start(config.workers.cores.empty() ? -1 : config.workers.cores[i]);
+  }
+
+  HandoffConfig handoff_config;
+  handoff_config.batches_per_worker = config.workers.queue_batches;
+  handoff_config.batch_packets = config.workers.batch_packets;
+  handoff_config.batch_bytes = config.workers.batch_bytes;
+  handoff_config.wait_when_full = true;  // the pcap source: a file can wait
+  Handoff handoff(handoff_config, worker_ptrs);
+
+  MetricsRegistry registry;
+  registerMetrics(registry, *source, handoff, workers, outputs);
+  std::atomic<bool> ready{false};
+  OpsHttpServer ops([&registry] { return registry.render(); }, [&ready] { return ready.load(); });
+  if (mode == RunMode::kDaemon && config.metrics.enabled) {
+    try {
+      ops.start(config.metrics.listen);
+      logInfo("serving /metrics, /healthz, /readyz", {{"listen", config.metrics.listen},
+                                                       {"port", std::to_string(ops.port())}});
+    } catch (const std::exception& e) {
+      logError(e.what());
+      g_stop_requested.store(true);
+    }
+  }
+
+  logInfo("capture started", {{"source", "pcap"}, {"path", source->path()},
+                              {"workers", std::to_string(worker_count)}});
+  ready.store(true);
+  auto started = std::chrono::steady_clock::now();
+  std::thread capture([&] {
+    if (!config.capture.cores.empty() && !pinThisThread(config.capture.cores[0])) {
+      logWarn("cannot pin capture thread", {{"core", std::to_string(config.capture.cores[0])}});
+    }
+    source->run(handoff, g_stop_requested);
+  });
+  capture.join();
+
+  // Drain: workers finish what is queued, then end their open flows.
+  bool interrupted = g_stop_requested.load();
+  FlowEndReason reason = interrupted ? FlowEndReason::kShutdown : FlowEndReason::kEndOfInput;
+  for (auto& w : workers) w->finishInput(source->lastTimestamp(), reason);
+  for (auto& w : workers) w->join();
+  for (auto& o : outputs) o->stop();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  uint64_t records = 0, dropped = 0;
+  for (auto& w : workers) {
+    records += w->engine().flows().stats().records.value();
+    dropped += w->stats().events_dropped.value();
+  }
+  logInfo(interrupted ? "capture stopped by signal" : "capture finished",
+          {{"packets", std::to_string(source->stats().packets.value())},
+           {"flow_records", std::to_string(records)},
+           {"events_dropped", std::to_string(dropped)},
+           {"seconds", std::to_string(seconds)}});
+
+  if (mode == RunMode::kDaemon && !interrupted) {
+    // A daemon outlives its file source so the final counters can be scraped.
+    logInfo("source ended; serving metrics until SIGTERM");
+    while (!g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ready.store(false);
+  ops.stop();
+  return 0;
+}
+
+}  // namespace tapflow

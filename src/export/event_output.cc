@@ -1,0 +1,85 @@
+#include "export/event_output.h"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace tapflow {
+
+JsonLinesSink::JsonLinesSink(const std::string& path) {
+  if (path == "-") {
+    file_ = stdout;
+    owned_ = false;
+  } else {
+    file_ = std::fopen(path.c_str(), "w");
+    if (file_ == nullptr) {
+      throw std::runtime_error("cannot open output file " + path + ": " + std::strerror(errno));
+    }
+    owned_ = true;
+  }
+  std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
+}
+
+JsonLinesSink::~JsonLinesSink() {
+  if (owned_) {
+    std::fclose(file_);
+  } else {
+    std::fflush(file_);
+  }
+}
+
+bool JsonLinesSink::write(std::string_view event) {
+  return std::fwrite(event.data(), 1, event.size(), file_) == event.size() && std::fputc('\n', file_) != EOF;
+}
+
+bool JsonLinesSink::flush() { return std::fflush(file_) == 0; }
+
+EventOutput::EventOutput(std::string name, std::unique_ptr<EventSink> sink, size_t capacity, FullQueuePolicy policy)
+    : name_(std::move(name)), sink_(std::move(sink)), capacity_(capacity), policy_(policy), queue_(capacity) {}
+
+EventOutput::~EventOutput() { stop(); }
+
+bool EventOutput::publish(moodycamel::ProducerToken& producer, std::string&& event) {
+  while (depth_.load(std::memory_order_relaxed) >= capacity_) {
+    if (policy_ == FullQueuePolicy::kDrop) {
+      stats_.events_dropped_queue_full.addShared();
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  depth_.fetch_add(1, std::memory_order_relaxed);
+  queue_.enqueue(producer, std::move(event));
+  return true;
+}
+
+void EventOutput::start() { writer_ = std::thread([this] { run(); }); }
+
+void EventOutput::stop() {
+  if (!writer_.joinable()) return;
+  stopping_.store(true, std::memory_order_release);
+  writer_.join();
+}
+
+void EventOutput::run() {
+  constexpr size_t kBulk = 256;
+  std::string events[kBulk];
+  for (;;) {
+    size_t n = queue_.wait_dequeue_bulk_timed(events, kBulk, std::chrono::milliseconds(50));
+    for (size_t i = 0; i < n; ++i) {
+      if (sink_->write(events[i])) {
+        stats_.events_written.add();
+      } else {
+        stats_.write_errors.add();
+      }
+      events[i].clear();
+    }
+    depth_.fetch_sub(n, std::memory_order_relaxed);
+    if (n == 0) {
+      sink_->flush();
+      if (stopping_.load(std::memory_order_acquire) && depth_.load(std::memory_order_acquire) == 0) break;
+    }
+  }
+  sink_->flush();
+}
+
+}  // namespace tapflow

@@ -1,0 +1,17 @@
+// Flow records as JSON events (schema in docs/events.md): ECS field names
+// where ECS has them, source = the client.
+#pragma once
+
+#include <string>
+
+#include "flow/flow.h"
+
+namespace tapflow {
+
+// Version of the event schema; bumped on any incompatible change.
+constexpr int kEventSchemaVersion = 1;
+
+// Appends one JSON object (no newline) describing a flow record to `out`.
+void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out);
+
+}  // namespace tapflow

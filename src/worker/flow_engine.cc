@@ -1,0 +1,75 @@
+#include "worker/flow_engine.h"
+
+#include <algorithm>
+
+#include "packet/decoder.h"
+
+namespace tapflow {
+
+FlowEngine::FlowEngine(const FlowTableConfig& flows, const DefragConfig& defrag, FlowRecordSink& sink)
+    : flows_(flows, sink), defrag_(defrag) {}
+
+void FlowEngine::process(const DecodedPacket* packets, size_t count) {
+  count = std::min(count, kMaxBurst);
+  // Pass 1: keys and hashes, prefetching each flow's bucket so that pass 2
+  // finds it in cache (the table is far larger than the caches).
+  for (size_t i = 0; i < count; ++i) {
+    const DecodedPacket& p = packets[i];
+    if (p.is_fragment) continue;
+    forward_[i] = makeFlowKey(p, flows_.vlanInKey(), keys_[i]);
+    hashes_[i] = flowKeyHash(keys_[i]);
+    flows_.prefetch(hashes_[i]);
+  }
+  // Pass 2: account, in arrival order.
+  for (size_t i = 0; i < count; ++i) {
+    const DecodedPacket& p = packets[i];
+    now_ = std::max(now_, p.ts);
+    if (p.is_fragment) {
+      processFragment(p);
+    } else {
+      flows_.update(p, keys_[i], forward_[i], hashes_[i], 1, p.ip_total_len);
+    }
+  }
+  advanceTime(now_);
+}
+
+void FlowEngine::processFragment(const DecodedPacket& fragment) {
+  ReassembledDatagram datagram;
+  if (defrag_.add(fragment, datagram) != DefragResult::kComplete) return;
+
+  DecodedPacket whole;
+  if (decodePacket(datagram.bytes, datagram.len, datagram.len, fragment.ts, LinkType::kRaw, whole,
+                   reassembled_decode_stats_) != DecodeResult::kOk) {
+    return;  // counted by reason in reassembled_decode_stats_
+  }
+  // The datagram was the inner packet of a tunnel: keep the outer attributes.
+  if (fragment.tunnel.type != TunnelType::kNone) {
+    whole.tunnel = fragment.tunnel;
+    whole.tunnel_depth = uint8_t(fragment.tunnel_depth + whole.tunnel_depth);
+  }
+  whole.vlan_count = fragment.vlan_count;
+  whole.vlan_ids[0] = fragment.vlan_ids[0];
+  whole.vlan_ids[1] = fragment.vlan_ids[1];
+  if (whole.is_fragment) {
+    // A fragment inside a fragmented tunnel packet: a second round of
+    // reassembly is not followed (bounded work per packet), only counted.
+    stats_.nested_fragments_dropped.add();
+    return;
+  }
+  FlowKey key;
+  bool forward = makeFlowKey(whole, flows_.vlanInKey(), key);
+  flows_.update(whole, key, forward, flowKeyHash(key), datagram.fragment_count, datagram.fragment_ip_bytes);
+}
+
+void FlowEngine::advanceTime(Timestamp now) {
+  now_ = std::max(now_, now);
+  flows_.expire(now_);
+  defrag_.expire(now_);
+}
+
+void FlowEngine::finish(Timestamp final_time, FlowEndReason reason) {
+  advanceTime(final_time);
+  flows_.flushAll(reason);
+}
+
+}  // namespace tapflow

@@ -1,0 +1,63 @@
+// What a worker does to each packet: defragment, find the flow, account it.
+// Single-threaded and allocation-free after construction; the Worker wraps it
+// with a thread and queues, and the benchmark drives it directly.
+#pragma once
+
+#include <cstddef>
+
+#include "flow/flow_table.h"
+#include "packet/decode_stats.h"
+#include "reassembly/ip_defrag.h"
+
+namespace tapflow {
+
+#define TF_ENGINE_STATS(C) \
+  C(nested_fragments_dropped, "Reassembled datagrams that were themselves fragments of a tunnelled packet, dropped")
+
+struct EngineStats {
+  TF_ENGINE_STATS(TF_DECLARE_COUNTER)
+
+  template <typename Fn>
+  void forEach(Fn&& fn) const {
+    const auto& stats = *this;
+    TF_ENGINE_STATS(TF_VISIT_COUNTER)
+  }
+};
+
+class FlowEngine {
+ public:
+  static constexpr size_t kMaxBurst = 256;
+
+  FlowEngine(const FlowTableConfig& flows, const DefragConfig& defrag, FlowRecordSink& sink);
+
+  // Processes a burst of decoded packets (at most kMaxBurst) in arrival order.
+  void process(const DecodedPacket* packets, size_t count);
+
+  // Runs timeouts at `now` (packet time); cheap when nothing is due.
+  void advanceTime(Timestamp now);
+
+  // End of input: expire what was due by `final_time`, then end every open
+  // flow with `reason`.
+  void finish(Timestamp final_time, FlowEndReason reason);
+
+  Timestamp now() const { return now_; }
+  const FlowTable& flows() const { return flows_; }
+  const IpDefragmenter& defrag() const { return defrag_; }
+  // Decoding of reassembled datagrams (the capture thread decoded the rest).
+  const DecodeStats& reassembledDecodeStats() const { return reassembled_decode_stats_; }
+  const EngineStats& stats() const { return stats_; }
+
+ private:
+  void processFragment(const DecodedPacket& fragment);
+
+  FlowTable flows_;
+  IpDefragmenter defrag_;
+  DecodeStats reassembled_decode_stats_;
+  EngineStats stats_;
+  Timestamp now_ = 0;
+  FlowKey keys_[kMaxBurst];
+  uint64_t hashes_[kMaxBurst];
+  bool forward_[kMaxBurst];
+};
+
+}  // namespace tapflow

@@ -1,0 +1,76 @@
+#include "worker/handoff.h"
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "flow/flow_key.h"
+
+namespace tapflow {
+
+Handoff::Handoff(const HandoffConfig& config, const std::vector<Worker*>& workers)
+    : config_(config),
+      workers_(workers),
+      pool_(uint32_t(config.batches_per_worker * workers.size()), config.batch_packets, config.batch_bytes),
+      open_(workers.size(), nullptr),
+      drops_(new Counter[workers.size()]) {
+  for (Worker* w : workers_) tokens_.push_back(std::make_unique<moodycamel::ProducerToken>(w->inbox()));
+}
+
+bool Handoff::openBatch(size_t worker) {
+  PacketBatch* b = pool_.tryTake();
+  while (b == nullptr && config_.wait_when_full) {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    b = pool_.tryTake();
+  }
+  open_[worker] = b;
+  return b != nullptr;
+}
+
+void Handoff::send(size_t worker) {
+  PacketBatch* b = open_[worker];
+  open_[worker] = nullptr;
+  // The pool bounds the batches in flight, so the inbox stops growing once
+  // warmed up; enqueue (not try_enqueue) so a batch is never lost here.
+  workers_[worker]->inbox().enqueue(*tokens_[worker], b);
+}
+
+bool Handoff::push(const DecodedPacket& pkt) {
+  const size_t worker = workers_.size() == 1 ? 0 : workerHash(pkt) % workers_.size();
+  PacketBatch* b = open_[worker];
+  const uint32_t len = pkt.cap_len;
+  if (len > config_.batch_bytes) {
+    // Config keeps batch_bytes >= snaplen, so only a source that ignored its
+    // snap length gets here; its decoded offsets would not fit a cut copy.
+    oversize_.add();
+    return false;
+  }
+  if (b != nullptr && (b->count == b->capacity_packets || b->bytes_used + len > b->capacity_bytes)) {
+    send(worker);
+    b = nullptr;
+  }
+  if (b == nullptr) {
+    if (!openBatch(worker)) {
+      drops_[worker].add();
+      return false;
+    }
+    b = open_[worker];
+  }
+
+  uint8_t* copy = b->buffer + b->bytes_used;
+  std::memcpy(copy, pkt.data, len);
+  DecodedPacket& slot = b->packets[b->count++];
+  slot = pkt;
+  slot.data = copy;
+  slot.cap_len = len;
+  b->bytes_used += len;
+  return true;
+}
+
+void Handoff::flush() {
+  for (size_t w = 0; w < open_.size(); ++w) {
+    if (open_[w] != nullptr && open_[w]->count > 0) send(w);
+  }
+}
+
+}  // namespace tapflow

@@ -1,0 +1,52 @@
+// The capture side of the hand-off: a capture thread copies each decoded
+// packet into the open batch of the worker that owns its flow (symmetric hash)
+// and enqueues full batches with try_enqueue_bulk-style token operations.
+// Running out of batches means the workers are behind: a live source drops and
+// counts; an offline source waits, since a file can.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "ops/counter.h"
+#include "worker/packet_batch.h"
+#include "worker/worker.h"
+
+namespace tapflow {
+
+struct HandoffConfig {
+  uint32_t batches_per_worker = 64;
+  uint32_t batch_packets = 64;
+  uint32_t batch_bytes = 256 * 1024;
+  bool wait_when_full = false;  // offline sources
+};
+
+class Handoff {
+ public:
+  Handoff(const HandoffConfig& config, const std::vector<Worker*>& workers);
+
+  // Copies `pkt` (whose bytes `pkt.data` points at) to its worker's batch.
+  // Returns false when the packet was dropped (counted per worker).
+  bool push(const DecodedPacket& pkt);
+
+  // Sends every partly filled batch (end of a capture burst).
+  void flush();
+
+  size_t workerCount() const { return workers_.size(); }
+  uint64_t drops(size_t worker) const { return drops_[worker].value(); }
+  uint64_t oversize() const { return oversize_.value(); }
+
+ private:
+  bool openBatch(size_t worker);
+  void send(size_t worker);
+
+  HandoffConfig config_;
+  std::vector<Worker*> workers_;
+  BatchPool pool_;
+  std::vector<std::unique_ptr<moodycamel::ProducerToken>> tokens_;
+  std::vector<PacketBatch*> open_;
+  std::unique_ptr<Counter[]> drops_;
+  Counter oversize_;  // packets longer than a whole batch, dropped
+};
+
+}  // namespace tapflow

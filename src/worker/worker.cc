@@ -1,0 +1,107 @@
+#include "worker/worker.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <chrono>
+
+#include "export/flow_event.h"
+#include "ops/log.h"
+
+namespace tapflow {
+
+bool pinThisThread(int core) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+}
+
+Worker::Worker(uint32_t id, const FlowTableConfig& flows, const DefragConfig& defrag,
+               const std::vector<EventOutput*>& outputs, size_t inbox_capacity)
+    : id_(id), engine_(flows, defrag, *this), outputs_(outputs), inbox_(inbox_capacity) {
+  for (EventOutput* o : outputs_) output_tokens_.push_back(o->makeProducer());
+  event_.reserve(2048);
+}
+
+Worker::~Worker() { join(); }
+
+void Worker::start(int core) {
+  thread_ = std::thread([this, core] {
+    std::string name = "tf-worker" + std::to_string(id_);
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    if (core >= 0 && !pinThisThread(core)) {
+      logWarn("cannot pin worker thread", {{"worker", std::to_string(id_)}, {"core", std::to_string(core)}});
+    }
+    run();
+  });
+}
+
+void Worker::finishInput(Timestamp final_time, FlowEndReason reason) {
+  final_time_.store(final_time, std::memory_order_relaxed);
+  final_reason_.store(uint8_t(reason), std::memory_order_relaxed);
+  input_done_.store(true, std::memory_order_release);
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::drain() {
+  constexpr size_t kBulk = 16;
+  PacketBatch* batches[kBulk];
+  size_t n;
+  while ((n = inbox_.try_dequeue_bulk(batches, kBulk)) > 0) {
+    for (size_t i = 0; i < n; ++i) {
+      PacketBatch* b = batches[i];
+      // A batch holds at most batch_packets (<= 1024); the engine takes bursts.
+      for (uint32_t off = 0; off < b->count; off += FlowEngine::kMaxBurst) {
+        engine_.process(b->packets + off, std::min<size_t>(FlowEngine::kMaxBurst, b->count - off));
+      }
+      stats_.batches.add();
+      stats_.packets.add(b->count);
+      BatchPool::giveBack(b);
+    }
+  }
+}
+
+void Worker::run() {
+  int idle_rounds = 0;
+  for (;;) {
+    size_t before = stats_.batches.value();
+    drain();
+    if (stats_.batches.value() != before) {
+      idle_rounds = 0;
+      continue;
+    }
+    if (input_done_.load(std::memory_order_acquire)) {
+      drain();  // anything enqueued before the flag was set
+      engine_.finish(final_time_.load(std::memory_order_relaxed),
+                     FlowEndReason(final_reason_.load(std::memory_order_relaxed)));
+      return;
+    }
+    // Idle: spin briefly, then back off so an idle worker costs no CPU.
+    if (++idle_rounds < 64) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+}
+
+void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
+  event_.clear();
+  encodeFlowEvent(flow, reason, final, event_);
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    // The last output takes the buffer; earlier ones get a copy.
+    std::string event = i + 1 == outputs_.size() ? std::move(event_) : event_;
+    if (outputs_[i]->publish(*output_tokens_[i], std::move(event))) {
+      stats_.events.add();
+    } else {
+      stats_.events_dropped.add();
+    }
+  }
+  if (event_.capacity() < 1024) event_.reserve(2048);
+}
+
+}  // namespace tapflow

@@ -1,0 +1,78 @@
+// A worker thread: takes packet batches from its inbox, runs the FlowEngine,
+// returns the batches to their capture thread and publishes flow records.
+// Shared-nothing: everything it writes is its own.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <concurrentqueue.h>
+
+#include "export/event_output.h"
+#include "worker/flow_engine.h"
+#include "worker/packet_batch.h"
+
+namespace tapflow {
+
+#define TF_WORKER_STATS(C)                                         \
+  C(batches, "Packet batches processed")                           \
+  C(packets, "Packets processed")                                  \
+  C(events, "Events published to the outputs")                     \
+  C(events_dropped, "Events an output refused (its queue was full)")
+
+struct WorkerStats {
+  TF_WORKER_STATS(TF_DECLARE_COUNTER)
+
+  template <typename Fn>
+  void forEach(Fn&& fn) const {
+    const auto& stats = *this;
+    TF_WORKER_STATS(TF_VISIT_COUNTER)
+  }
+};
+
+class Worker : private FlowRecordSink {
+ public:
+  Worker(uint32_t id, const FlowTableConfig& flows, const DefragConfig& defrag,
+         const std::vector<EventOutput*>& outputs, size_t inbox_capacity);
+  ~Worker() override;
+
+  uint32_t id() const { return id_; }
+  moodycamel::ConcurrentQueue<PacketBatch*>& inbox() { return inbox_; }
+
+  // core < 0: not pinned.
+  void start(int core);
+
+  // All capture threads are done: drain the inbox, end open flows with
+  // `reason` after expiring what was due at `final_time`, then stop.
+  void finishInput(Timestamp final_time, FlowEndReason reason);
+  void join();
+
+  size_t inboxDepth() const { return inbox_.size_approx(); }
+  const WorkerStats& stats() const { return stats_; }
+  const FlowEngine& engine() const { return engine_; }
+
+ private:
+  void run();
+  void drain();
+  void onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) override;
+
+  uint32_t id_;
+  FlowEngine engine_;
+  std::vector<EventOutput*> outputs_;
+  std::vector<std::unique_ptr<moodycamel::ProducerToken>> output_tokens_;
+  moodycamel::ConcurrentQueue<PacketBatch*> inbox_;
+  std::atomic<bool> input_done_{false};
+  std::atomic<Timestamp> final_time_{0};
+  std::atomic<uint8_t> final_reason_{0};
+  std::thread thread_;
+  std::string event_;  // reused encoding buffer
+  WorkerStats stats_;
+};
+
+// Pins the calling thread; returns false (and leaves it unpinned) on failure.
+bool pinThisThread(int core);
+
+}  // namespace tapflow
