@@ -11,8 +11,8 @@
 namespace tapflow {
 
 struct FlowKey {
-  IpAddress lo;          // the smaller (address, port) endpoint
-  IpAddress hi;
+  IpAddress lo{};        // the smaller (address, port) endpoint
+  IpAddress hi{};
   uint16_t port_lo = 0;  // ICMP: message type / counterpart type or code
   uint16_t port_hi = 0;
   uint16_t vlan = 0;     // outermost VLAN id when flows.vlan_in_key

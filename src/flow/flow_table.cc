@@ -65,7 +65,7 @@ FlowTable::FlowTable(const FlowTableConfig& config, FlowRecordSink& sink)
 }
 
 void FlowTable::update(const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash, uint32_t packets,
-                       uint64_t bytes) {
+                       uint64_t bytes, Timestamp earliest) {
   stats_.packets.add(packets);
   uint32_t index = buckets_[hash & bucket_mask_];
   while (index != kNoFlow) {
@@ -93,7 +93,7 @@ void FlowTable::update(const DecodedPacket& pkt, const FlowKey& key, bool forwar
 
   if (index == kNoFlow) {
     index = allocate();
-    initFlow(pool_[index], pkt, key, forward, hash);
+    initFlow(pool_[index], pkt, key, forward, hash, earliest != 0 ? std::min(earliest, pkt.ts) : pkt.ts);
   } else {
     List& list = listOf(pool_[index]);
     if (list.tail != index) {
@@ -121,11 +121,13 @@ uint32_t FlowTable::allocate() {
   return index;
 }
 
-void FlowTable::initFlow(Flow& flow, const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash) {
+void FlowTable::initFlow(Flow& flow, const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash,
+                         Timestamp earliest) {
   flow = Flow{};
   flow.key = key;
   flow.hash = hash;
-  flow.first_ts = flow.record_start = flow.last_ts = pkt.ts;
+  flow.first_ts = flow.record_start = earliest;
+  flow.last_ts = pkt.ts;
   flow.vlan_count = pkt.vlan_count;
   flow.vlan_ids[0] = pkt.vlan_ids[0];
   flow.vlan_ids[1] = pkt.vlan_ids[1];

@@ -59,9 +59,10 @@ class FlowTable {
   void prefetch(uint64_t hash) const { __builtin_prefetch(&buckets_[hash & bucket_mask_]); }
 
   // Accounts a packet to its flow, creating the flow if needed. A reassembled
-  // datagram stands for `packets` wire packets of `bytes` IP bytes.
+  // datagram stands for `packets` wire packets of `bytes` IP bytes, the first
+  // of which arrived at `earliest` (0: pkt.ts).
   void update(const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash, uint32_t packets,
-              uint64_t bytes);
+              uint64_t bytes, Timestamp earliest = 0);
 
   // Ends flows idle (or closed) for longer than their timeout at `now`.
   void expire(Timestamp now);
@@ -81,7 +82,8 @@ class FlowTable {
   };
 
   uint32_t allocate();
-  void initFlow(Flow& flow, const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash);
+  void initFlow(Flow& flow, const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash,
+                Timestamp earliest);
   void account(Flow& flow, const DecodedPacket& pkt, bool forward, uint32_t packets, uint64_t bytes);
   void trackTcp(Flow& flow, const DecodedPacket& pkt, uint8_t d);
   void emit(Flow& flow, FlowEndReason reason, bool final);

@@ -58,7 +58,8 @@ void FlowEngine::processFragment(const DecodedPacket& fragment) {
   }
   FlowKey key;
   bool forward = makeFlowKey(whole, flows_.vlanInKey(), key);
-  flows_.update(whole, key, forward, flowKeyHash(key), datagram.fragment_count, datagram.fragment_ip_bytes);
+  flows_.update(whole, key, forward, flowKeyHash(key), datagram.fragment_count, datagram.fragment_ip_bytes,
+                datagram.first_ts);
 }
 
 void FlowEngine::advanceTime(Timestamp now) {

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Prints the metric tables of docs/metrics.md from the TF_*_STATS lists in src/.
+
+The unit test "every metric family is documented" fails when docs/metrics.md
+misses a family or reason; rerun this and paste its output to fix the tables.
+"""
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# (stats list, module prefix of the family, labels)
+MODULES = [
+    ("TF_CAPTURE_STATS", "capture", "capture"),
+    ("TF_DECODE_STATS", "decode", "capture (\"reassembled\" for datagrams rebuilt by a worker), worker"),
+    ("TF_WORKER_STATS", "worker", "worker"),
+    ("TF_FLOW_STATS", "flow", "worker"),
+    ("TF_DEFRAG_STATS", "defrag", "worker"),
+    ("TF_ENGINE_STATS", "engine", "worker"),
+    ("TF_OUTPUT_STATS", "output", "output"),
+]
+REASON_PREFIXES = ("malformed_", "dropped_", "ended_")
+ENTRY = re.compile(r'C\((\w+),\s*"((?:[^"\\]|\\.)*)"\)')
+
+
+def stats_lists():
+    text = "\n".join(p.read_text() for p in (ROOT / "src").rglob("*.h"))
+    lists = {}
+    for m in re.finditer(r"#define (TF_\w+_STATS)\(C\)((?:.*\\\n)*.*)", text):
+        lists[m.group(1)] = ENTRY.findall(m.group(2))
+    return lists
+
+
+def main():
+    lists = stats_lists()
+    for macro, module, labels in MODULES:
+        print(f"### {module}\n\nLabels: {labels}.\n")
+        print("| metric | reason | meaning |\n|---|---|---|")
+        for name, help_text in lists[macro]:
+            for prefix in REASON_PREFIXES:
+                if name.startswith(prefix):
+                    family = f"tapflow_{module}_{prefix[:-1]}_total"
+                    print(f"| `{family}` | `{name[len(prefix):]}` | {help_text} |")
+                    break
+            else:
+                print(f"| `tapflow_{module}_{name}_total` | | {help_text} |")
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "capture/capture_stats.h"
+#include "export/event_output.h"
+#include "flow/flow_table.h"
+#include "ops/metrics.h"
+#include "packet/decode_stats.h"
+#include "reassembly/ip_defrag_stats.h"
+#include "worker/flow_engine.h"
+#include "worker/worker.h"
+
+using namespace tapflow;
+
+TEST_CASE("stats counters render as Prometheus families, reasons as labels") {
+  DecodeStats decode;
+  decode.packets.add(7);
+  decode.malformed_ipv4_header.add(2);
+  MetricsWriter m;
+  m.stats("decode", decode, {{"capture", "0"}});
+  std::string text = m.render();
+  CHECK(text.find("tapflow_decode_packets_total{capture=\"0\"} 7\n") != std::string::npos);
+  CHECK(text.find("tapflow_decode_malformed_total{capture=\"0\",reason=\"ipv4_header\"} 2\n") != std::string::npos);
+  // One HELP/TYPE per family even with many samples.
+  size_t first = text.find("# TYPE tapflow_decode_malformed_total counter");
+  REQUIRE(first != std::string::npos);
+  CHECK(text.find("# TYPE tapflow_decode_malformed_total", first + 1) == std::string::npos);
+}
+
+TEST_CASE("every metric family is documented in docs/metrics.md") {
+  MetricsWriter m;
+  MetricLabels none;
+  m.stats("capture", CaptureStats{}, none);
+  m.stats("decode", DecodeStats{}, none);
+  m.stats("worker", WorkerStats{}, none);
+  m.stats("flow", FlowStats{}, none);
+  m.stats("defrag", DefragStats{}, none);
+  m.stats("engine", EngineStats{}, none);
+  m.stats("output", OutputStats{}, none);
+  std::string text = m.render();
+
+  std::ifstream doc(std::string(TAPFLOW_SOURCE_DIR) + "/docs/metrics.md");
+  REQUIRE(doc.good());
+  std::stringstream buffer;
+  buffer << doc.rdbuf();
+  std::string docs = buffer.str();
+
+  std::set<std::string> families;
+  std::regex type_line("# TYPE (\\S+) ");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), type_line); it != std::sregex_iterator(); ++it) {
+    families.insert((*it)[1]);
+  }
+  CHECK(families.size() > 10);
+  for (const auto& f : families) {
+    CAPTURE(f);
+    CHECK(docs.find("`" + f + "`") != std::string::npos);
+  }
+  // And every reason label value, so dashboards can be built from the doc.
+  std::regex reason("reason=\"([a-z0-9_]+)\"");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), reason); it != std::sregex_iterator(); ++it) {
+    CAPTURE((*it)[1].str());
+    CHECK(docs.find("`" + (*it)[1].str() + "`") != std::string::npos);
+  }
+}
