@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "ops/log.h"
 #include "packet/decoder.h"
 
 namespace tapflow {
@@ -62,7 +63,14 @@ void PcapFileSource::run(Handoff& handoff, const std::atomic<bool>& stop) {
   uint32_t since_flush = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     int rc = pcap_next_ex(handle_->pcap, &header, &data);
-    if (rc != 1) break;  // -2: end of file; -1: a truncated or damaged file ends the read
+    if (rc == -2) break;  // end of file
+    if (rc != 1) {
+      // A file cut mid-record (a capture still being written, a copy cut
+      // short): what came before is kept; say why the rest is missing.
+      logWarn("pcap read stopped early", {{"path", path_}, {"error", pcap_geterr(handle_->pcap)},
+                                          {"packets_read", std::to_string(stats_.packets.value())}});
+      break;
+    }
     Timestamp ts = Timestamp(header->ts.tv_sec) * kNanosPerSecond + Timestamp(header->ts.tv_usec);
     last_ts_ = std::max(last_ts_, ts);
     uint32_t cap_len = std::min<uint32_t>(header->caplen, snaplen_);
