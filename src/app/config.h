@@ -62,13 +62,25 @@ struct Config {
   LoggingConfig logging;
 };
 
-// Thrown at start-up only; what() reads "FILE:LINE:COLUMN: KEY.PATH: message".
+// Thrown at start-up only; what() reads "FILE:LINE:COLUMN: KEY.PATH: message"
+// (LINE and COLUMN 1-based). Errors about the document as a whole have no
+// KEY.PATH; a file that cannot be read gives "FILE: message".
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-Config loadConfigFile(const std::string& path);
-Config loadConfigString(const std::string& yaml, const std::string& name_for_errors);
+// kCheck validates the file alone, so an empty file yields the defaults
+// (check-config, and `read`, which takes its input from the command line).
+// kRun also demands what a run cannot do without: capture.pcap.path when the
+// source is pcap, reported at the file's capture section.
+enum class ConfigUse : uint8_t { kCheck, kRun };
+
+// Relative paths in the file (capture.pcap.path, outputs[].path) resolve
+// against the folder of `path`; for loadConfigString, against the folder part
+// of `name_for_errors` (none: left relative to the working directory).
+Config loadConfigFile(const std::string& path, ConfigUse use = ConfigUse::kCheck);
+Config loadConfigString(const std::string& yaml, const std::string& name_for_errors,
+                        ConfigUse use = ConfigUse::kCheck);
 
 }  // namespace tapflow

@@ -99,9 +99,9 @@ void installSignalHandlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-bool loadConfig(const std::string& path, Config& config) {
+bool loadConfig(const std::string& path, ConfigUse use, Config& config) {
   try {
-    config = path.empty() ? Config{} : loadConfigFile(path);
+    config = path.empty() ? Config{} : loadConfigFile(path, use);
     return true;
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "tapflow: configuration error: %s\n", e.what());
@@ -146,15 +146,23 @@ int main(int argc, char** argv) {
     std::string path = !cl.positional.empty() ? cl.positional : cl.config_path;
     if (path.empty()) return usageError("check-config needs a configuration file");
     Config config;
-    if (!loadConfig(path, config)) return kExitConfig;
+    if (!loadConfig(path, ConfigUse::kCheck, config)) return kExitConfig;
     std::printf("%s: ok\n", path.c_str());
     return kExitOk;
   }
 
   if (cl.command != "read" && cl.command != "run") return usageError("unknown command " + cl.command);
+  if (cl.command == "run" && cl.config_path.empty()) return usageError("run needs -c CONFIG");
 
   Config config;
-  if (!loadConfig(cl.config_path, config)) return kExitConfig;
+  if (!loadConfig(cl.config_path, cl.command == "run" ? ConfigUse::kRun : ConfigUse::kCheck, config)) {
+    return kExitConfig;
+  }
+  for (size_t i = 0; i < cl.outputs.size(); ++i) {
+    for (size_t j = i + 1; j < cl.outputs.size(); ++j) {
+      if (cl.outputs[i] == cl.outputs[j]) return usageError("output " + cl.outputs[i] + " given twice");
+    }
+  }
   applyOverrides(cl, config);
   LogLevel level;
   if (parseLogLevel(config.logging.level, level)) setLogLevel(level);
@@ -166,13 +174,7 @@ int main(int argc, char** argv) {
     config.capture.pcap_path = cl.positional;
     mode = RunMode::kRead;
   } else {
-    if (cl.config_path.empty()) return usageError("run needs -c CONFIG");
     if (!cl.positional.empty()) return usageError("unexpected argument " + cl.positional);
-    if (config.capture.pcap_path.empty()) {
-      std::fprintf(stderr, "tapflow: configuration error: %s: capture.pcap.path: required by the pcap source\n",
-                   cl.config_path.c_str());
-      return kExitConfig;
-    }
   }
 
   installSignalHandlers();
