@@ -43,7 +43,8 @@ step "build (ASan/UBSan)" bash -c "$(declare -f setup_dir); setup_dir build-asan
 step "unit tests (ASan/UBSan)" env UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-asan/tests/unit_tests
 
 step "build (fuzz targets, clang)" bash -c "$(declare -f setup_dir); CXX=clang++ CC=clang setup_dir build-fuzz \
-  --buildtype=debugoptimized -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false && ninja -C build-fuzz >/dev/null"
+  --buildtype=debugoptimized -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false && \
+  ninja -C build-fuzz \$(ninja -C build-fuzz -t targets all | grep -o '^tests/fuzz/fuzz_[a-z0-9_]*' | sort -u) >/dev/null"
 for target in build-fuzz/tests/fuzz/fuzz_*; do
   [[ -x $target ]] || continue
   name=$(basename "$target")

@@ -14,7 +14,9 @@ namespace tapflow {
   C(dropped_memory_limit, "Fragments dropped: fragment bytes over defrag.max_bytes")         \
   C(dropped_fragment_limit, "Datagrams dropped: more fragments than defrag.max_fragments_per_datagram") \
   C(dropped_too_large, "Datagrams dropped: reassembled size over 65535 bytes")               \
-  C(dropped_malformed, "Fragments dropped: zero length, bad offset or inconsistent last fragment")
+  C(dropped_malformed, "Fragments dropped: zero length, bad offset or inconsistent last fragment") \
+  C(dropped_truncated, "Fragments dropped: captured shorter than their IP length (snap length)")  \
+  C(dropped_dead_datagram, "Fragments dropped: their datagram was already dropped and is remembered until the timeout")
 
 struct DefragStats {
   TF_DEFRAG_STATS(TF_DECLARE_COUNTER)
