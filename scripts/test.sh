@@ -46,7 +46,7 @@ step "build (fuzz targets, clang)" bash -c "$(declare -f setup_dir); CXX=clang++
   --buildtype=debugoptimized -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false && \
   ninja -C build-fuzz \$(ninja -C build-fuzz -t targets all | grep -o '^tests/fuzz/fuzz_[a-z0-9_]*' | sort -u) >/dev/null"
 for target in build-fuzz/tests/fuzz/fuzz_*; do
-  [[ -x $target ]] || continue
+  [[ -f $target && -x $target ]] || continue
   name=$(basename "$target")
   corpus=tests/fuzz/corpus/${name#fuzz_}
   work=$(mktemp -d)

@@ -1,5 +1,8 @@
 #include "app/pipeline.h"
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
@@ -7,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "capture/packet_source.h"
 #include "capture/pcap_source.h"
 #include "export/event_output.h"
 #include "ops/http_server.h"
@@ -31,19 +35,33 @@ FlowTableConfig flowTableConfig(const FlowConfig& f) {
   return c;
 }
 
-void registerMetrics(MetricsRegistry& registry, const PcapFileSource& source, const Handoff& handoff,
+// Every source the config names, one per capture thread. Throws
+// std::runtime_error naming what could not be opened.
+std::vector<std::unique_ptr<PacketSource>> makeSources(const Config& config) {
+  std::vector<std::unique_ptr<PacketSource>> sources;
+  sources.push_back(std::make_unique<PcapFileSource>(config.capture.pcap_path, config.capture.snaplen));
+  return sources;
+}
+
+void registerMetrics(MetricsRegistry& registry, const std::vector<std::unique_ptr<PacketSource>>& sources,
+                     const std::vector<std::unique_ptr<Handoff>>& handoffs,
                      const std::vector<std::unique_ptr<Worker>>& workers,
                      const std::vector<std::unique_ptr<EventOutput>>& outputs) {
-  registry.add([&source, &handoff](MetricsWriter& m) {
-    MetricLabels capture{{"capture", "0"}};
-    m.stats("capture", source.stats(), capture);
-    m.stats("decode", source.decodeStats(), capture);
-    for (size_t w = 0; w < handoff.workerCount(); ++w) {
+  registry.add([&sources, &handoffs](MetricsWriter& m) {
+    for (size_t i = 0; i < sources.size(); ++i) {
+      MetricLabels capture{{"capture", sources[i]->name()}};
+      m.stats("capture", sources[i]->stats(), capture);
+      m.stats("decode", sources[i]->decodeStats(), capture);
+      sources[i]->collectMetrics(m, capture);
+      const Handoff& handoff = *handoffs[i];
+      for (size_t w = 0; w < handoff.workerCount(); ++w) {
+        m.counter("tapflow_handoff_dropped_total", "Packets dropped at the hand-off to a worker, by reason",
+                  {{"capture", sources[i]->name()}, {"worker", std::to_string(w)}, {"reason", "queue_full"}},
+                  handoff.drops(w));
+      }
       m.counter("tapflow_handoff_dropped_total", "Packets dropped at the hand-off to a worker, by reason",
-                {{"capture", "0"}, {"worker", std::to_string(w)}, {"reason", "queue_full"}}, handoff.drops(w));
+                {{"capture", sources[i]->name()}, {"worker", "any"}, {"reason", "oversize"}}, handoff.oversize());
     }
-    m.counter("tapflow_handoff_dropped_total", "Packets dropped at the hand-off to a worker, by reason",
-              {{"capture", "0"}, {"worker", "any"}, {"reason", "oversize"}}, handoff.oversize());
   });
   registry.add([&workers](MetricsWriter& m) {
     for (const auto& w : workers) {
@@ -82,16 +100,17 @@ void registerMetrics(MetricsRegistry& registry, const PcapFileSource& source, co
 }  // namespace
 
 int runPipeline(const Config& config, RunMode mode) {
-  std::unique_ptr<PcapFileSource> source;
+  std::vector<std::unique_ptr<PacketSource>> sources;
   std::vector<std::unique_ptr<EventOutput>> outputs;
+  bool offline = true;
   try {
-    source = std::make_unique<PcapFileSource>(config.capture.pcap_path, config.capture.snaplen);
-    for (size_t i = 0; i < config.outputs.size(); ++i) {
-      const OutputConfig& o = config.outputs[i];
-      std::string name = o.type + ":" + o.path;
-      // A file source can wait for a slow output; nothing needs to be dropped.
-      outputs.push_back(std::make_unique<EventOutput>(name, std::make_unique<JsonLinesSink>(o.path), o.queue_events,
-                                                      FullQueuePolicy::kWait));
+    sources = makeSources(config);
+    for (const auto& s : sources) offline = offline && s->isOffline();
+    for (const OutputConfig& o : config.outputs) {
+      // A file source can wait for a slow output; a live one must not.
+      outputs.push_back(std::make_unique<EventOutput>(o.type + ":" + o.path, std::make_unique<JsonLinesSink>(o.path),
+                                                      o.queue_events,
+                                                      offline ? FullQueuePolicy::kWait : FullQueuePolicy::kDrop));
     }
   } catch (const std::exception& e) {
     logError(e.what());
@@ -108,23 +127,29 @@ int runPipeline(const Config& config, RunMode mode) {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Worker*> worker_ptrs;
   FlowTableConfig flows = flowTableConfig(config.flows);
+  const size_t inbox_capacity = size_t(config.workers.queue_batches) * sources.size();
   for (uint32_t i = 0; i < worker_count; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, flows, config.defrag, output_ptrs, config.workers.queue_batches));
+    workers.push_back(std::make_unique<Worker>(i, flows, config.defrag, output_ptrs, inbox_capacity));
     worker_ptrs.push_back(workers.back().get());
+    // Live traffic can pause: idle workers then expire flows on the wall clock.
+    workers.back()->setLiveClock(!offline);
   }
   for (uint32_t i = 0; i < worker_count; ++i) {
     workers[i]->start(config.workers.cores.empty() ? -1 : config.workers.cores[i]);
   }
 
-  HandoffConfig handoff_config;
-  handoff_config.batches_per_worker = config.workers.queue_batches;
-  handoff_config.batch_packets = config.workers.batch_packets;
-  handoff_config.batch_bytes = config.workers.batch_bytes;
-  handoff_config.wait_when_full = true;  // the pcap source: a file can wait
-  Handoff handoff(handoff_config, worker_ptrs);
+  std::vector<std::unique_ptr<Handoff>> handoffs;
+  for (const auto& source : sources) {
+    HandoffConfig hc;
+    hc.batches_per_worker = config.workers.queue_batches;
+    hc.batch_packets = config.workers.batch_packets;
+    hc.batch_bytes = config.workers.batch_bytes;
+    hc.wait_when_full = source->isOffline();
+    handoffs.push_back(std::make_unique<Handoff>(hc, worker_ptrs));
+  }
 
   MetricsRegistry registry;
-  registerMetrics(registry, *source, handoff, workers, outputs);
+  registerMetrics(registry, sources, handoffs, workers, outputs);
   std::atomic<bool> ready{false};
   OpsHttpServer ops([&registry] { return registry.render(); }, [&ready] { return ready.load(); });
   if (mode == RunMode::kDaemon && config.metrics.enabled) {
@@ -138,39 +163,50 @@ int runPipeline(const Config& config, RunMode mode) {
     }
   }
 
-  logInfo("capture started", {{"source", "pcap"}, {"path", source->path()},
+  logInfo("capture started", {{"source", config.capture.source},
+                              {"capture_threads", std::to_string(sources.size())},
                               {"workers", std::to_string(worker_count)}});
   ready.store(true);
   auto started = std::chrono::steady_clock::now();
-  std::thread capture([&] {
-    if (!config.capture.cores.empty() && !pinThisThread(config.capture.cores[0])) {
-      logWarn("cannot pin capture thread", {{"core", std::to_string(config.capture.cores[0])}});
-    }
-    source->run(handoff, g_stop_requested);
-  });
-  capture.join();
+  std::vector<std::thread> capture_threads;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    capture_threads.emplace_back([&, i] {
+      pthread_setname_np(pthread_self(), ("tf-capture" + std::to_string(i)).substr(0, 15).c_str());
+      if (i < config.capture.cores.size() && !pinThisThread(config.capture.cores[i])) {
+        logWarn("cannot pin capture thread", {{"capture", sources[i]->name()},
+                                              {"core", std::to_string(config.capture.cores[i])}});
+      }
+      sources[i]->run(*handoffs[i], g_stop_requested);
+    });
+  }
+  for (auto& t : capture_threads) t.join();
 
-  // Drain: workers finish what is queued, then end their open flows.
+  // Drain: workers finish what is queued, then end their open flows at the
+  // newest time any source saw (offline) or now (live).
   bool interrupted = g_stop_requested.load();
   FlowEndReason reason = interrupted ? FlowEndReason::kShutdown : FlowEndReason::kEndOfInput;
-  for (auto& w : workers) w->finishInput(source->lastTimestamp(), reason);
+  Timestamp final_time = 0;
+  for (const auto& s : sources) final_time = std::max(final_time, s->lastTimestamp());
+  if (!offline) final_time = std::max(final_time, wallClockNow());
+  for (auto& w : workers) w->finishInput(final_time, reason);
   for (auto& w : workers) w->join();
   for (auto& o : outputs) o->stop();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  uint64_t records = 0, dropped = 0;
+  uint64_t packets = 0, records = 0, dropped = 0;
+  for (const auto& s : sources) packets += s->stats().packets.value();
   for (auto& w : workers) {
     records += w->engine().flows().stats().records.value();
     dropped += w->stats().events_dropped.value();
   }
   logInfo(interrupted ? "capture stopped by signal" : "capture finished",
-          {{"packets", std::to_string(source->stats().packets.value())},
+          {{"packets", std::to_string(packets)},
            {"flow_records", std::to_string(records)},
            {"events_dropped", std::to_string(dropped)},
            {"seconds", std::to_string(seconds)}});
 
   if (mode == RunMode::kDaemon && !interrupted) {
-    // A daemon outlives its file source so the final counters can be scraped.
+    // A daemon outlives a file source so the final counters can be scraped.
     logInfo("source ended; serving metrics until SIGTERM");
     while (!g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -7,33 +7,32 @@
 #include <memory>
 #include <string>
 
-#include "capture/capture_stats.h"
-#include "packet/decode_stats.h"
+#include "capture/packet_source.h"
 #include "packet/decoded_packet.h"
-#include "worker/handoff.h"
 
 namespace tapflow {
 
-class PcapFileSource {
+class PcapFileSource : public PacketSource {
  public:
   // Opens the file; throws std::runtime_error naming it (and the link type
   // when tapflow cannot decode it).
   PcapFileSource(const std::string& path, uint32_t snaplen);
-  ~PcapFileSource();
+  ~PcapFileSource() override;
 
-  // Reads until the end of the file or until `stop` is set; flushes the hand-off.
-  void run(Handoff& handoff, const std::atomic<bool>& stop);
-
-  // Newest packet time seen (the offline clock at the end of the file).
-  Timestamp lastTimestamp() const { return last_ts_; }
-  const CaptureStats& stats() const { return stats_; }
-  const DecodeStats& decodeStats() const { return decode_stats_; }
+  const std::string& name() const override { return name_; }
+  bool isOffline() const override { return true; }
+  // Reads until the end of the file or until `stop` is set.
+  void run(Handoff& handoff, const std::atomic<bool>& stop) override;
+  Timestamp lastTimestamp() const override { return last_ts_; }
+  const CaptureStats& stats() const override { return stats_; }
+  const DecodeStats& decodeStats() const override { return decode_stats_; }
   const std::string& path() const { return path_; }
 
  private:
   struct Handle;
   std::unique_ptr<Handle> handle_;
   std::string path_;
+  std::string name_ = "pcap";
   uint32_t snaplen_;
   LinkType link_;
   Timestamp last_ts_ = 0;

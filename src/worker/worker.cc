@@ -85,6 +85,8 @@ void Worker::run() {
       std::this_thread::yield();
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
+      // About every 100 ms of idleness, let live timeouts run on the wall clock.
+      if (live_clock_ && idle_rounds % 512 == 0) engine_.advanceTime(wallClockNow());
     }
   }
 }

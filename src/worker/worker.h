@@ -42,6 +42,10 @@ class Worker : private FlowRecordSink {
   uint32_t id() const { return id_; }
   moodycamel::ConcurrentQueue<PacketBatch*>& inbox() { return inbox_; }
 
+  // Live sources: when no packet arrives for a while, timeouts run on the
+  // wall clock so idle flows are still reported. Off for files (packet time only).
+  void setLiveClock(bool live) { live_clock_ = live; }
+
   // core < 0: not pinned.
   void start(int core);
 
@@ -67,6 +71,7 @@ class Worker : private FlowRecordSink {
   std::atomic<bool> input_done_{false};
   std::atomic<Timestamp> final_time_{0};
   std::atomic<uint8_t> final_reason_{0};
+  bool live_clock_ = false;
   std::thread thread_;
   std::string event_;  // reused encoding buffer
   WorkerStats stats_;

@@ -86,7 +86,7 @@ metrics:
         check(status == 404, "unknown paths answer 404")
         status, text = get(port, "/metrics")
         check(status == 200, "/metrics answers 200")
-        check(metric(text, "tapflow_capture_packets_total", 'capture="0"') == 39,
+        check(metric(text, "tapflow_capture_packets_total", 'capture="pcap"') == 39,
               "tapflow_capture_packets_total counts the 39 packets of the demo capture")
         records = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
                       if l.startswith("tapflow_flow_records_total{"))
