@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <new>
 
 namespace tapflow {
 namespace {
@@ -56,12 +57,13 @@ const char* flowEndReasonName(FlowEndReason reason) {
 }
 
 FlowTable::FlowTable(const FlowTableConfig& config, FlowRecordSink& sink)
-    : config_(config), sink_(sink), pool_(std::max<uint32_t>(config.max_flows, 1)) {
-  uint64_t buckets = std::bit_ceil(uint64_t(pool_.size()));
+    : config_(config),
+      sink_(sink),
+      capacity_(std::max<uint32_t>(config.max_flows, 1)),
+      pool_(static_cast<Flow*>(::operator new(sizeof(Flow) * size_t(capacity_)))) {
+  uint64_t buckets = std::bit_ceil(uint64_t(capacity_));
   buckets_.assign(buckets, kNoFlow);
   bucket_mask_ = buckets - 1;
-  for (uint32_t i = 0; i < pool_.size(); ++i) pool_[i].hash_next = i + 1 < pool_.size() ? i + 1 : kNoFlow;
-  free_head_ = 0;
 }
 
 void FlowTable::update(const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash, uint32_t packets,
@@ -105,6 +107,13 @@ void FlowTable::update(const DecodedPacket& pkt, const FlowKey& key, bool forwar
 }
 
 uint32_t FlowTable::allocate() {
+  if (free_head_ == kNoFlow && never_used_ < capacity_) {
+    uint32_t index = never_used_++;
+    new (&pool_[index]) Flow();
+    ++size_;
+    stats_.flows_created.add();
+    return index;
+  }
   if (free_head_ == kNoFlow) {
     // Full: the least recently seen flow makes room. Closing flows go first:
     // they are finished and only waited for stray ACKs.
@@ -147,7 +156,7 @@ void FlowTable::initFlow(Flow& flow, const DecodedPacket& pkt, const FlowKey& ke
     flow.client = receiver;
   }
 
-  uint32_t index = uint32_t(&flow - pool_.data());
+  uint32_t index = uint32_t(&flow - pool_.get());
   uint32_t& bucket = buckets_[hash & bucket_mask_];
   flow.hash_next = bucket;
   bucket = index;
@@ -215,7 +224,7 @@ void FlowTable::trackTcp(Flow& flow, const DecodedPacket& pkt, uint8_t d) {
   if (flow.state == FlowState::kActive) {
     bool rst = f & tcp_flags::kRst;
     if (rst || (flow.dir[0].fin_seen && flow.dir[1].fin_seen)) {
-      uint32_t index = uint32_t(&flow - pool_.data());
+      uint32_t index = uint32_t(&flow - pool_.get());
       listRemove(active_, index);
       flow.state = FlowState::kClosing;
       flow.close_reason = rst ? FlowEndReason::kRst : FlowEndReason::kFin;

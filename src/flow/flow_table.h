@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "flow/flow.h"
@@ -96,12 +98,22 @@ class FlowTable {
     return flow.state == FlowState::kActive ? config_.idle_timeout : config_.closed_timeout;
   }
 
+  // Raw storage, constructed slot by slot as flows are created: the pool's
+  // pages are only touched (and only cost RSS) once that many flows exist, and
+  // start-up does not pay for zeroing max_flows records.
+  struct RawDelete {
+    void operator()(Flow* p) const { ::operator delete(p); }
+  };
+  static_assert(std::is_trivially_destructible_v<Flow>, "flows are recycled without destructor calls");
+
   FlowTableConfig config_;
   FlowRecordSink& sink_;
-  std::vector<Flow> pool_;
+  uint32_t capacity_;
+  std::unique_ptr<Flow[], RawDelete> pool_;
   std::vector<uint32_t> buckets_;
   uint64_t bucket_mask_ = 0;
-  uint32_t free_head_ = kNoFlow;
+  uint32_t free_head_ = kNoFlow;  // recycled slots
+  uint32_t never_used_ = 0;       // slots [never_used_, capacity_) were never constructed
   uint32_t size_ = 0;
   List active_;   // by last packet time, oldest first
   List closing_;  // after FIN from both sides or RST, oldest first
