@@ -13,11 +13,68 @@
 
 namespace tapflow {
 
+// capture.afxdp: one AF_XDP socket per RX queue (libxdp/libbpf).
+struct AfXdpConfig {
+  std::string xdp_mode = "auto";   // auto (native, else generic/SKB) | native | generic
+  std::string zero_copy = "auto";  // auto (zero-copy, else copy) | on | off
+  uint32_t frame_size = 4096;      // UMEM frame bytes: 2048 or 4096
+  uint32_t frames = 4096;          // UMEM frames per queue (power of two)
+  uint32_t rx_ring = 2048;         // RX ring descriptors (power of two)
+  uint32_t fill_ring = 4096;       // fill ring descriptors (power of two)
+  uint32_t batch = 64;             // descriptors taken per poll
+  bool need_wakeup = true;
+  bool busy_poll = false;          // SO_PREFER_BUSY_POLL + SO_BUSY_POLL_BUDGET
+  uint32_t busy_poll_budget = 64;
+  std::string program;             // XDP object file; "": the one built with tapflow (xdp/)
+};
+
+// capture.afpacket: TPACKET_V3 ring with fanout, for hosts without XDP.
+struct AfPacketConfig {
+  uint32_t threads = 1;              // sockets (capture threads) per interface, joined by fanout
+  uint32_t block_size = 1 << 20;     // ring block bytes (multiple of the page size)
+  uint32_t block_count = 64;
+  Duration block_timeout = 10 * 1'000'000;  // a partly filled block is handed over after this
+  std::string fanout = "hash";       // hash (flow-symmetric) | cpu | lb
+};
+
+// capture.dpdk: NICs (or virtual devices) owned by DPDK.
+struct DpdkConfig {
+  std::vector<std::string> eal_args;  // e.g. [--no-huge, -m, "256", --vdev, "net_pcap0,rx_pcap=x.pcap"]
+  std::vector<uint32_t> ports;        // DPDK port ids; empty: every port
+  uint32_t rx_queues = 1;             // per port, one capture thread each, symmetric RSS
+  uint32_t rx_descriptors = 1024;
+  uint32_t mbufs = 8191;              // mbuf pool size per port
+  uint32_t mbuf_cache = 256;
+  uint32_t burst = 32;
+};
+
+// capture.mirror: clone the node's own interfaces into a tapflow veth pair.
+struct MirrorConfig {
+  std::vector<std::string> interfaces;  // names or shell patterns: eth0, cali*, veth*, lxc*
+  std::string veth_name = "tapflow0";   // pair: <name> (clone target) and <name>c (captured end)
+  Duration rescan_interval = 2 * kNanosPerSecond;  // how often new interfaces are looked for
+  std::string capture = "afxdp";        // how the far end is captured: afxdp | afpacket
+};
+
+// capture.filter: what the XDP program lets reach user space; empty lists match everything.
+struct CaptureFilterConfig {
+  std::vector<std::string> cidrs;      // IPv4/IPv6 addresses or CIDRs (either end of a packet)
+  std::vector<uint32_t> ports;         // TCP/UDP/SCTP ports (either end)
+  std::vector<std::string> protocols;  // tcp, udp, sctp, icmp, ipv6-icmp, or a number
+};
+
 struct CaptureConfig {
-  std::string source = "pcap";  // only "pcap" so far; live sources come with the live-capture issue
+  std::string source = "pcap";  // pcap | afxdp | afpacket | mirror | dpdk
   std::string pcap_path;        // capture.pcap.path: pcap or pcapng file
+  std::vector<std::string> interfaces;  // afxdp, afpacket: interfaces to capture
+  std::vector<uint32_t> queues;         // afxdp: RX queues; empty: all of each interface
   uint32_t snaplen = 65535;     // bytes kept of each packet
-  std::vector<int> cores;       // capture thread pinning; empty: unpinned
+  std::vector<int> cores;       // capture thread pinning, one per capture thread; empty: unpinned
+  AfXdpConfig afxdp;
+  AfPacketConfig afpacket;
+  DpdkConfig dpdk;
+  MirrorConfig mirror;
+  CaptureFilterConfig filter;
 };
 
 struct WorkerConfig {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <stdexcept>
 #include <string>
 
 #include "capture/capture_stats.h"
@@ -13,6 +14,13 @@
 #include "worker/handoff.h"
 
 namespace tapflow {
+
+// A source could not be set up (missing capability, kernel feature, device,
+// memlock limit...). what() names the missing thing; tapflow exits 2.
+class CaptureSetupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class PacketSource {
  public:
