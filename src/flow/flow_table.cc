@@ -182,7 +182,8 @@ void FlowTable::trackTcp(Flow& flow, const DecodedPacket& pkt, uint8_t d) {
   FlowDirection& fd = flow.dir[d];
   const uint8_t f = pkt.tcp.flags;
   fd.tcp_flags |= f;
-  if (pkt.tcp.window == 0 && !(f & (tcp_flags::kSyn | tcp_flags::kRst))) fd.zero_windows++;
+  // As Wireshark counts them, so the figures compare: FIN, SYN and RST segments are not window updates.
+  if (pkt.tcp.window == 0 && !(f & (tcp_flags::kSyn | tcp_flags::kFin | tcp_flags::kRst))) fd.zero_windows++;
 
   const uint8_t syn_ack = f & (tcp_flags::kSyn | tcp_flags::kAck);
   if (syn_ack == tcp_flags::kSyn) {

@@ -210,6 +210,28 @@ def _parse_row(fields):
     return p
 
 
+# tshark's TCP analysis, for the per-direction counters of real traffic.
+TCP_ANALYSIS = {
+    "retransmissions": "tcp.analysis.retransmission || tcp.analysis.fast_retransmission"
+                       " || tcp.analysis.spurious_retransmission",
+    "out_of_order": "tcp.analysis.out_of_order",
+    "zero_windows": "tcp.analysis.zero_window",
+}
+
+
+def tcp_analysis_frames(pcap):
+    """{counter name: set of frame numbers tshark flags with it}."""
+    result = {}
+    for name, display_filter in TCP_ANALYSIS.items():
+        cmd = ["tshark", "-n", "-r", pcap, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
+               "-o", "tcp.desegment_tcp_streams:FALSE", "-Y", display_filter, "-T", "fields", "-e", "frame.number"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise GroundTruthError("tshark failed on %s: %s" % (pcap, proc.stderr))
+        result[name] = {int(x) for x in proc.stdout.split()}
+    return result
+
+
 def read_packets(pcap):
     cmd = ["tshark", "-n", "-r", pcap, "--enable-protocol", "communityid",
            "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
@@ -254,6 +276,8 @@ class Flow:
         self.icmp_request = None  # (type, code) of the first request (echo, ...), if any
         self.icmp_request_sender = None
         self.community_id = None     # this module's own Community ID
+        # sender -> {"retransmissions": n, "out_of_order": n, "zero_windows": n}, from tshark's analysis
+        self.tcp_analysis = collections.defaultdict(collections.Counter)
         self.tunnelled = False
         self.frames = []
 
@@ -270,7 +294,7 @@ def proto_name(proto):
     return {6: "tcp", 17: "udp", 132: "sctp", 1: "icmp", 58: "ipv6-icmp"}.get(proto, str(proto))
 
 
-def flows_from_packets(packets, exclude_datagrams=()):
+def flows_from_packets(packets, exclude_datagrams=(), analysis=None):
     """Groups packets into flows. exclude_datagrams: (version, src, dst, id) of
     fragmented datagrams that the reader is expected to drop (overlaps)."""
     # Pass 1: the 5-tuple of each fragmented datagram, from its first fragment.
@@ -321,6 +345,9 @@ def flows_from_packets(packets, exclude_datagrams=()):
         flow.last_ts = max(flow.last_ts or p.ts_ns, p.ts_ns)
         flow.tunnelled = flow.tunnelled or p.tunnelled
         flow.frames.append(p.number)
+        for name, frames in (analysis or {}).items():
+            if p.number in frames:
+                flow.tcp_analysis[sender][name] += 1
         if tcp_flags is not None:
             flow.tcp_flags[sender] |= tcp_flags
             syn_ack = tcp_flags & (TCP_SYN | TCP_ACK)
@@ -345,7 +372,7 @@ def flows_from_packets(packets, exclude_datagrams=()):
 
 
 def ground_truth(pcap, exclude_datagrams=()):
-    return flows_from_packets(read_packets(pcap), exclude_datagrams)
+    return flows_from_packets(read_packets(pcap), exclude_datagrams, tcp_analysis_frames(pcap))
 
 
 def main(argv):
