@@ -1,12 +1,11 @@
 #include "flow/flow_key.h"
 
+#include <bit>
+
 #include "flow/sha1.h"
 
 namespace tapflow {
-namespace {
 
-// ICMP request/response pairs (Zeek's and the Community ID spec's mapping).
-// Returns the counterpart type, or -1 for one-way messages.
 int icmpCounterpart(uint8_t proto, uint16_t type) {
   if (proto == 1) {
     switch (type) {
@@ -38,43 +37,6 @@ int icmpCounterpart(uint8_t proto, uint16_t type) {
     case 145: return 144;
     default: return -1;
   }
-}
-
-}  // namespace
-
-bool makeFlowKey(const DecodedPacket& pkt, bool vlan_in_key, FlowKey& key) {
-  uint16_t sport = 0, dport = 0;
-  bool one_way = false;
-  if (protoHasPorts(pkt.ip_proto)) {
-    sport = pkt.src_port;
-    dport = pkt.dst_port;
-    if (pkt.ip_proto == 1 || pkt.ip_proto == 58) {
-      int counterpart = icmpCounterpart(pkt.ip_proto, sport);
-      if (counterpart >= 0) {
-        dport = uint16_t(counterpart);
-      } else {
-        one_way = true;  // dport stays the ICMP code
-      }
-    }
-  }
-  key.proto = pkt.ip_proto;
-  key.ip_version = pkt.ip_version;
-  key.vlan = vlan_in_key && pkt.vlan_count ? pkt.vlan_ids[0] : 0;
-
-  int cmp = std::memcmp(pkt.src.bytes, pkt.dst.bytes, 16);
-  bool forward = one_way || cmp < 0 || (cmp == 0 && sport <= dport);
-  if (forward) {
-    key.lo = pkt.src;
-    key.hi = pkt.dst;
-    key.port_lo = sport;
-    key.port_hi = dport;
-  } else {
-    key.lo = pkt.dst;
-    key.hi = pkt.src;
-    key.port_lo = dport;
-    key.port_hi = sport;
-  }
-  return forward;
 }
 
 uint32_t workerHash(const DecodedPacket& pkt) {

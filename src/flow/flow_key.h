@@ -3,6 +3,7 @@
 // the Community ID spec orders its tuple, so the key also feeds that hash.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -28,10 +29,60 @@ inline bool protoHasPorts(uint8_t proto) {
   return proto == 6 || proto == 17 || proto == 132 || proto == 1 || proto == 58;
 }
 
+// ICMP request/response pairs (Zeek's and the Community ID spec's mapping).
+// Returns the counterpart type, or -1 for one-way messages.
+int icmpCounterpart(uint8_t proto, uint16_t type);
+
+inline uint64_t bigEndian64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  return v;
+}
+
 // Builds the canonical key of a decoded IP packet. Returns true when the packet
 // travels lo → hi. ICMP types without a counterpart (errors, one-way messages)
-// keep their direction, as the Community ID spec does.
-bool makeFlowKey(const DecodedPacket& pkt, bool vlan_in_key, FlowKey& key);
+// keep their direction, as the Community ID spec does. Inline: it runs once per
+// packet, and the call and a memcmp call were a sixth of the flow path.
+inline bool makeFlowKey(const DecodedPacket& pkt, bool vlan_in_key, FlowKey& key) {
+  uint16_t sport = 0, dport = 0;
+  bool one_way = false;
+  if (protoHasPorts(pkt.ip_proto)) {
+    sport = pkt.src_port;
+    dport = pkt.dst_port;
+    if (pkt.ip_proto == 1 || pkt.ip_proto == 58) {
+      int counterpart = icmpCounterpart(pkt.ip_proto, sport);
+      if (counterpart >= 0) {
+        dport = uint16_t(counterpart);
+      } else {
+        one_way = true;  // dport stays the ICMP code
+      }
+    }
+  }
+  key.proto = pkt.ip_proto;
+  key.ip_version = pkt.ip_version;
+  key.vlan = vlan_in_key && pkt.vlan_count ? pkt.vlan_ids[0] : 0;
+
+  // Byte order of the addresses, as memcmp would give it, in four loads
+  // (a memcmp call here was a tenth of the flow path's instructions).
+  const uint64_t s0 = bigEndian64(pkt.src.bytes), s1 = bigEndian64(pkt.src.bytes + 8);
+  const uint64_t d0 = bigEndian64(pkt.dst.bytes), d1 = bigEndian64(pkt.dst.bytes + 8);
+  const bool less = s0 < d0 || (s0 == d0 && s1 < d1);
+  const bool equal = s0 == d0 && s1 == d1;
+  bool forward = one_way || less || (equal && sport <= dport);
+  if (forward) {
+    key.lo = pkt.src;
+    key.hi = pkt.dst;
+    key.port_lo = sport;
+    key.port_hi = dport;
+  } else {
+    key.lo = pkt.dst;
+    key.hi = pkt.src;
+    key.port_lo = dport;
+    key.port_hi = sport;
+  }
+  return forward;
+}
 
 // Hash of the whole key, for the flow table.
 inline uint64_t flowKeyHash(const FlowKey& key) {

@@ -163,7 +163,9 @@ void FlowTable::initFlow(Flow& flow, const DecodedPacket& pkt, const FlowKey& ke
   listAppend(active_, index);
 }
 
-void FlowTable::account(Flow& flow, const DecodedPacket& pkt, bool forward, uint32_t packets, uint64_t bytes) {
+// Inlined into update(): per-packet work, and the calls cost a tenth of it.
+[[gnu::always_inline]] inline void FlowTable::account(Flow& flow, const DecodedPacket& pkt, bool forward,
+                                                      uint32_t packets, uint64_t bytes) {
   uint8_t d = forward ? 0 : 1;
   flow.dir[d].packets += packets;
   flow.dir[d].bytes += bytes;
@@ -178,7 +180,7 @@ void FlowTable::account(Flow& flow, const DecodedPacket& pkt, bool forward, uint
   if (pkt.ip_proto == 6 && pkt.l4_offset != 0) trackTcp(flow, pkt, d);
 }
 
-void FlowTable::trackTcp(Flow& flow, const DecodedPacket& pkt, uint8_t d) {
+[[gnu::always_inline]] inline void FlowTable::trackTcp(Flow& flow, const DecodedPacket& pkt, uint8_t d) {
   FlowDirection& fd = flow.dir[d];
   const uint8_t f = pkt.tcp.flags;
   fd.tcp_flags |= f;
