@@ -10,7 +10,7 @@
 #include <string_view>
 #include <thread>
 
-#include <blockingconcurrentqueue.h>
+#include <concurrentqueue.h>
 
 #include "ops/counter.h"
 
@@ -87,7 +87,7 @@ class EventOutput {
   std::unique_ptr<EventSink> sink_;
   size_t capacity_;
   FullQueuePolicy policy_;
-  moodycamel::BlockingConcurrentQueue<std::string> queue_;
+  moodycamel::ConcurrentQueue<std::string> queue_;
   std::atomic<size_t> depth_{0};
   std::atomic<bool> stopping_{false};
   std::thread writer_;

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 
 #include <charconv>
-#include <ctime>
 
 namespace tapflow {
 
@@ -15,19 +14,24 @@ void JsonWriter::separator() {
 void JsonWriter::string(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out_.push_back('"');
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  // Append runs of plain characters at once; only quotes, backslashes and
+  // control characters need escaping.
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out_.append(s.data() + run, i - run);
+    run = i + 1;
+    if (u == '"' || u == '\\') {
       out_.push_back('\\');
-      out_.push_back(c);
-    } else if (u < 0x20) {
+      out_.push_back(char(u));
+    } else {
       out_.append("\\u00");
       out_.push_back(kHex[u >> 4]);
       out_.push_back(kHex[u & 15]);
-    } else {
-      out_.push_back(c);
     }
   }
+  out_.append(s.data() + run, s.size() - run);
   out_.push_back('"');
 }
 
@@ -95,24 +99,57 @@ JsonWriter& JsonWriter::timeField(std::string_view name, Timestamp ts) {
   return field(name, std::string_view(buf));
 }
 
+namespace {
+
+void digits(char* out, int64_t value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = char('0' + value % 10);
+    value /= 10;
+  }
+}
+
+}  // namespace
+
 void formatTimestamp(Timestamp ts, char out[31]) {
-  time_t secs = time_t(ts / kNanosPerSecond);
+  int64_t secs = ts / kNanosPerSecond;
   int64_t nanos = ts % kNanosPerSecond;
   if (nanos < 0) {
     nanos += kNanosPerSecond;
     secs -= 1;
   }
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  size_t n = strftime(out, 31, "%Y-%m-%dT%H:%M:%S", &tm);
-  out[n++] = '.';
-  for (int i = 8; i >= 0; --i) {
-    out[n + i] = char('0' + nanos % 10);
-    nanos /= 10;
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    days -= 1;
   }
-  n += 9;
-  out[n++] = 'Z';
-  out[n] = '\0';
+  // Civil date from days since the epoch (H. Hinnant's algorithm): no
+  // gmtime_r, whose time-zone lock every worker would take per record.
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+
+  digits(out, year, 4);
+  out[4] = '-';
+  digits(out + 5, month, 2);
+  out[7] = '-';
+  digits(out + 8, day, 2);
+  out[10] = 'T';
+  digits(out + 11, rem / 3600, 2);
+  out[13] = ':';
+  digits(out + 14, rem / 60 % 60, 2);
+  out[16] = ':';
+  digits(out + 17, rem % 60, 2);
+  out[19] = '.';
+  digits(out + 20, nanos, 9);
+  out[29] = 'Z';
+  out[30] = '\0';
 }
 
 void formatIp(const IpAddress& ip, uint8_t version, char out[46]) {

@@ -92,18 +92,17 @@ void Worker::run() {
 }
 
 void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
+  // Encode into the reused buffer, then hand each output an exact-size copy
+  // (one small allocation per record, none per packet).
   event_.clear();
   encodeFlowEvent(flow, reason, final, event_);
   for (size_t i = 0; i < outputs_.size(); ++i) {
-    // The last output takes the buffer; earlier ones get a copy.
-    std::string event = i + 1 == outputs_.size() ? std::move(event_) : event_;
-    if (outputs_[i]->publish(*output_tokens_[i], std::move(event))) {
+    if (outputs_[i]->publish(*output_tokens_[i], std::string(event_))) {
       stats_.events.add();
     } else {
       stats_.events_dropped.add();
     }
   }
-  if (event_.capacity() < 1024) event_.reserve(2048);
 }
 
 }  // namespace tapflow

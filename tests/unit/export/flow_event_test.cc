@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <ctime>
 #include <string>
 
 #include "export/flow_event.h"
@@ -60,4 +61,19 @@ TEST_CASE("a flow event names the client as source and carries the documented fi
   CHECK(out.find("tunnel") == std::string::npos);
   CHECK(out.front() == '{');
   CHECK(out.back() == '}');
+}
+
+TEST_CASE("timestamps match gmtime for dates across leap years and centuries") {
+  for (int64_t secs : {int64_t(951782400), int64_t(951868799), int64_t(4107542400), int64_t(1709164800),
+                       int64_t(7258118399), int64_t(86399), int64_t(1798675200)}) {
+    char ours[31];
+    formatTimestamp(secs * kNanosPerSecond + 123456789, ours);
+    time_t t = time_t(secs);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char want[40];
+    strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+    CAPTURE(secs);
+    CHECK(std::string(ours) == std::string(want) + ".123456789Z");
+  }
 }
