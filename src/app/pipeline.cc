@@ -10,6 +10,11 @@
 #include <thread>
 #include <vector>
 
+#include "capture/afpacket_source.h"
+#include "capture/afxdp_source.h"
+#include "capture/capabilities.h"
+#include "capture/dpdk_source.h"
+#include "capture/mirror.h"
 #include "capture/packet_source.h"
 #include "capture/pcap_source.h"
 #include "export/event_output.h"
@@ -36,11 +41,42 @@ FlowTableConfig flowTableConfig(const FlowConfig& f) {
 }
 
 // Every source the config names, one per capture thread. Throws
-// std::runtime_error naming what could not be opened.
+// CaptureSetupError (or std::runtime_error) naming what is missing or could
+// not be opened. The host's preconditions (interfaces, capabilities, locked
+// memory) are checked first, the same way for every live mode.
 std::vector<std::unique_ptr<PacketSource>> makeSources(const Config& config) {
+  const CaptureConfig& capture = config.capture;
+  checkCapturePreconditions(capture);
   std::vector<std::unique_ptr<PacketSource>> sources;
-  sources.push_back(std::make_unique<PcapFileSource>(config.capture.pcap_path, config.capture.snaplen));
+  if (capture.source == "pcap") {
+    sources.push_back(std::make_unique<PcapFileSource>(capture.pcap_path, capture.snaplen));
+  } else if (capture.source == "afxdp") {
+    sources = makeAfXdpSources(capture);
+  } else if (capture.source == "afpacket") {
+    sources = makeAfPacketSources(capture);
+  } else if (capture.source == "mirror") {
+    sources = makeMirrorSources(capture);
+  } else if (capture.source == "dpdk") {
+    sources = makeDpdkSources(capture);
+  } else {
+    throw CaptureSetupError("unknown capture source " + capture.source);
+  }
+  if (sources.empty()) throw CaptureSetupError(capture.source + " capture found nothing to capture");
   return sources;
+}
+
+// capture.cores pins capture threads in order; a list that does not match the
+// thread count (known only once the sources exist) is used as far as it goes.
+void logCorePlan(const CaptureConfig& capture, size_t threads) {
+  const size_t cores = capture.cores.size();
+  if (cores == 0 || cores == threads) return;
+  if (cores < threads) {
+    logWarn("fewer capture.cores than capture threads: the rest run unpinned",
+            {{"capture_threads", std::to_string(threads)}, {"cores", std::to_string(cores)}});
+  } else {
+    logWarn("more capture.cores than capture threads: the extra cores are not used",
+            {{"capture_threads", std::to_string(threads)}, {"cores", std::to_string(cores)}});
+  }
 }
 
 void registerMetrics(MetricsRegistry& registry, const std::vector<std::unique_ptr<PacketSource>>& sources,
@@ -113,9 +149,11 @@ int runPipeline(const Config& config, RunMode mode) {
                                                       offline ? FullQueuePolicy::kWait : FullQueuePolicy::kDrop));
     }
   } catch (const std::exception& e) {
-    logError(e.what());
+    // One line naming what is missing; sources made so far are torn down on return.
+    logError(e.what(), {{"source", config.capture.source}});
     return 2;
   }
+  logCorePlan(config.capture, sources.size());
 
   std::vector<EventOutput*> output_ptrs;
   for (auto& o : outputs) {
@@ -177,6 +215,7 @@ int runPipeline(const Config& config, RunMode mode) {
                                               {"core", std::to_string(config.capture.cores[i])}});
       }
       sources[i]->run(*handoffs[i], g_stop_requested);
+      handoffs[i]->flushAll();  // whatever a source left in partly filled batches
     });
   }
   for (auto& t : capture_threads) t.join();

@@ -84,7 +84,7 @@ void PcapFileSource::run(Handoff& handoff, const std::atomic<bool>& stop) {
       since_flush = 0;
     }
   }
-  handoff.flush();
+  handoff.flushAll();
 }
 
 }  // namespace tapflow

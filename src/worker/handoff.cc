@@ -68,6 +68,16 @@ bool Handoff::push(const DecodedPacket& pkt) {
 }
 
 void Handoff::flush() {
+  const bool pool_low = pool_.freeApprox() * 2 < pool_.size();
+  for (size_t w = 0; w < open_.size(); ++w) {
+    PacketBatch* b = open_[w];
+    if (b == nullptr || b->count == 0) continue;
+    if (pool_low && b->count * 4 < b->capacity_packets) continue;
+    send(w);
+  }
+}
+
+void Handoff::flushAll() {
   for (size_t w = 0; w < open_.size(); ++w) {
     if (open_[w] != nullptr && open_[w]->count > 0) send(w);
   }

@@ -29,8 +29,14 @@ class Handoff {
   // Returns false when the packet was dropped (counted per worker).
   bool push(const DecodedPacket& pkt);
 
-  // Sends every partly filled batch (end of a capture burst).
+  // End of a capture burst: sends the partly filled batches. While the pool
+  // runs low (a worker is behind or descheduled), batches under a quarter
+  // full keep filling instead, so a trickle of one-packet bursts cannot use up
+  // every batch and turn into drops.
   void flush();
+
+  // Sends every partly filled batch (the source is done).
+  void flushAll();
 
   size_t workerCount() const { return workers_.size(); }
   uint64_t drops(size_t worker) const { return drops_[worker].value(); }

@@ -56,6 +56,7 @@ class BatchPool {
   }
 
   size_t size() const { return batches_.size(); }
+  size_t freeApprox() const { return free_.size_approx(); }
 
  private:
   std::vector<DecodedPacket> packets_;

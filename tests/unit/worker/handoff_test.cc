@@ -56,7 +56,7 @@ std::multiset<std::string> runWith(uint32_t worker_count, const std::vector<Deco
   hc.wait_when_full = true;
   Handoff handoff(hc, ptrs);
   for (const auto& p : packets) CHECK(handoff.push(p));
-  handoff.flush();
+  handoff.flushAll();
   for (auto& w : workers) w->finishInput(packets.back().ts, FlowEndReason::kEndOfInput);
   for (auto& w : workers) w->join();
   output.stop();
@@ -94,5 +94,25 @@ TEST_CASE("a live hand-off with no free batch drops and counts instead of waitin
   for (int i = 0; i < 20; ++i) accepted += handoff.push(udp(1, 2, 3, 4, i, bytes)) ? 1 : 0;
   CHECK(accepted == 8);  // two batches of four
   CHECK(handoff.drops(0) == 12);
+  worker.finishInput(0, FlowEndReason::kShutdown);
+}
+
+TEST_CASE("while the batch pool runs low, one-packet bursts share a batch instead of using one each") {
+  static uint8_t bytes[60] = {};
+  std::vector<std::string> lines;
+  EventOutput output("memory", std::make_unique<MemorySink>(&lines), 16, FullQueuePolicy::kDrop);
+  Worker worker(0, FlowTableConfig{}, DefragConfig{}, {&output}, 8);  // stalled: never started
+  HandoffConfig hc;
+  hc.batches_per_worker = 4;
+  hc.batch_packets = 64;
+  hc.batch_bytes = 64 * 60;
+  Handoff handoff(hc, {&worker});
+  for (int i = 0; i < 40; ++i) {
+    handoff.push(udp(1, 2, 3, 4, i, bytes));
+    handoff.flush();  // a live source flushes at the end of every burst
+  }
+  // Two batches go out with one packet each; from then on the pool is low and
+  // batches leave a quarter full (16 packets): 2 + 16 + 16 accepted.
+  CHECK(handoff.drops(0) == 6);
   worker.finishInput(0, FlowEndReason::kShutdown);
 }
