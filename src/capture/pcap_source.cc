@@ -3,6 +3,9 @@
 #include <pcap/pcap.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "ops/log.h"
@@ -43,8 +46,16 @@ PcapFileSource::PcapFileSource(const std::string& path, uint32_t snaplen)
     : handle_(std::make_unique<Handle>()), path_(path), snaplen_(snaplen) {
   char error[PCAP_ERRBUF_SIZE] = {};
   // Nanosecond timestamps when the file has them (pcapng, nanosecond pcap).
-  handle_->pcap = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, error);
-  if (handle_->pcap == nullptr) throw std::runtime_error("cannot read pcap " + path + ": " + error);
+  // Our own FILE with a large buffer: libpcap reads each record with fread,
+  // and stdio's default 4 KiB buffer made that a read() every few packets.
+  FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) throw std::runtime_error("cannot read pcap " + path + ": " + std::strerror(errno));
+  std::setvbuf(file, nullptr, _IOFBF, 1 << 20);
+  handle_->pcap = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, error);
+  if (handle_->pcap == nullptr) {
+    std::fclose(file);
+    throw std::runtime_error("cannot read pcap " + path + ": " + error);
+  }
   int dlt = pcap_datalink(handle_->pcap);
   if (!linkTypeFromDlt(dlt, link_)) {
     const char* name = pcap_datalink_val_to_name(dlt);

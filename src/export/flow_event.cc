@@ -1,6 +1,6 @@
 #include "export/flow_event.h"
 
-#include <cstdio>
+#include <charconv>
 
 #include "export/json_writer.h"
 
@@ -83,7 +83,7 @@ void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::st
   w.beginObject("network");
   w.field("community_id", std::string_view(community_id));
   char proto_number[4];
-  snprintf(proto_number, sizeof(proto_number), "%u", unsigned(key.proto));
+  *std::to_chars(proto_number, proto_number + 3, unsigned(key.proto)).ptr = '\0';
   const char* transport = transportName(key.proto);
   w.field("transport", transport ? std::string_view(transport) : std::string_view(proto_number));
   w.field("iana_number", std::string_view(proto_number));

@@ -53,9 +53,11 @@ JsonWriter& JsonWriter::endObject() {
 }
 
 JsonWriter& JsonWriter::key(std::string_view name) {
+  // Keys are the schema's own names (plain ASCII, nothing to escape).
   separator();
-  string(name);
-  out_.push_back(':');
+  out_.push_back('"');
+  out_.append(name);
+  out_.append("\":", 2);
   return *this;
 }
 
@@ -153,7 +155,17 @@ void formatTimestamp(Timestamp ts, char out[31]) {
 }
 
 void formatIp(const IpAddress& ip, uint8_t version, char out[46]) {
-  inet_ntop(version == 4 ? AF_INET : AF_INET6, ip.bytes, out, 46);
+  if (version != 4) {
+    inet_ntop(AF_INET6, ip.bytes, out, 46);
+    return;
+  }
+  // Dotted quad by hand: glibc's inet_ntop formats IPv4 through sprintf.
+  char* o = out;
+  for (int i = 0; i < 4; ++i) {
+    if (i) *o++ = '.';
+    o = std::to_chars(o, o + 3, unsigned(ip.bytes[i])).ptr;
+  }
+  *o = '\0';
 }
 
 }  // namespace tapflow

@@ -18,7 +18,7 @@ class JsonWriter {
   JsonWriter& beginObject();
   JsonWriter& beginObject(std::string_view key);
   JsonWriter& endObject();
-  JsonWriter& key(std::string_view key);
+  JsonWriter& key(std::string_view key);  // a schema name: written as is, not escaped
   JsonWriter& field(std::string_view key, std::string_view value);
   JsonWriter& field(std::string_view key, const char* value) { return field(key, std::string_view(value)); }
   JsonWriter& field(std::string_view key, uint64_t value);

@@ -77,3 +77,18 @@ TEST_CASE("timestamps match gmtime for dates across leap years and centuries") {
     CHECK(std::string(ours) == std::string(want) + ".123456789Z");
   }
 }
+
+TEST_CASE("addresses are written as dotted quads and RFC 5952 text") {
+  IpAddress v4{};
+  v4.bytes[0] = 192, v4.bytes[1] = 0, v4.bytes[2] = 2, v4.bytes[3] = 255;
+  char out[46];
+  formatIp(v4, 4, out);
+  CHECK(std::string(out) == "192.0.2.255");
+  IpAddress zero{};
+  formatIp(zero, 4, out);
+  CHECK(std::string(out) == "0.0.0.0");
+  IpAddress v6{};
+  v6.bytes[0] = 0xfd, v6.bytes[15] = 1;
+  formatIp(v6, 6, out);
+  CHECK(std::string(out) == "fd00::1");
+}
