@@ -7,6 +7,8 @@ build_packages=(
   meson ninja-build pkg-config g++ clang llvm libclang-rt-14-dev
   libxdp-dev libbpf-dev libconcurrentqueue-dev librdkafka-dev
   libyaml-cpp-dev doctest-dev libpcap-dev
+  # DPDK 22.11; it pulls in the PMDs (librte-net-pcap23, -af-packet23, -af-xdp23, -ring23, ...).
+  libdpdk-dev
 )
 # Peers and ground truth for tests and benchmarks (real programs, never mocks).
 test_packages=(

@@ -17,6 +17,11 @@ MODULES = [
     ("TF_DEFRAG_STATS", "defrag", "worker"),
     ("TF_ENGINE_STATS", "engine", "worker"),
     ("TF_OUTPUT_STATS", "output", "output"),
+    ("TF_DPDK_STATS", "dpdk", "port, device"),
+    ("TF_DPDK_QUEUE_STATS", "dpdk_queue", "capture"),
+    ("TF_AFXDP_STATS", "afxdp", "capture, interface, queue"),
+    ("TF_AFPACKET_STATS", "afpacket", "capture, interface, socket"),
+    ("TF_MIRROR_STATS", "mirror", "veth"),
 ]
 REASON_PREFIXES = ("malformed_", "dropped_", "ended_")
 ENTRY = re.compile(r'C\((\w+),\s*"((?:[^"\\]|\\.)*)"\)')

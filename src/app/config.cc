@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -286,7 +287,9 @@ bool parseInteger(std::string_view s, int64_t& out, bool& overflow) {
   return ec == std::errc();
 }
 
-int64_t readInteger(const Decoder& d, const Field& f, int64_t low, int64_t high) {
+// `range` replaces "between LOW and HIGH" in the message when the allowed
+// values are not the whole interval (powers of two, a pair of sizes).
+int64_t readInteger(const Decoder& d, const Field& f, int64_t low, int64_t high, const std::string& range = "") {
   if (!f.node.IsScalar()) d.fail(f, "expected an integer, got " + describe(f.node));
   const std::string& text = f.node.Scalar();
   int64_t value = 0;
@@ -298,6 +301,7 @@ int64_t readInteger(const Decoder& d, const Field& f, int64_t low, int64_t high)
   }
   if (!parsed) d.fail(f, "expected an integer, got " + describe(f.node));
   if (overflow || value < low || value > high) {
+    if (!range.empty()) d.fail(f, "must be " + range + ", got " + echo(text));
     d.fail(f, rangeMessage(std::to_string(low), std::to_string(high), echo(text)));
   }
   return value;
@@ -488,25 +492,338 @@ std::string checkListenAddress(std::string_view s) {
 
 // --- sections -------------------------------------------------------------
 
-void decodeCapture(Decoder& d, const Field& f, CaptureConfig& c) {
-  MapReader m(d, f, {"source", "pcap", "snaplen", "cores"}, "a map of capture settings");
-  if (auto v = m.take("source")) {
-    const std::string source = readString(d, *v);
-    if (source == "afxdp" || source == "afpacket" || source == "dpdk" || source == "mirror") {
-      d.fail(*v, source + " is not available in this build yet (live capture comes later); use pcap");
-    }
-    if (source != "pcap") {
-      d.fail(*v, "unknown source " + describe(v->node) +
-                     "; this build reads pcap files (afxdp, afpacket, dpdk and mirror come later)");
-    }
-    c.source = source;
+// --- capture --------------------------------------------------------------
+
+bool isPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// A power of two in [low, high]: ring and UMEM sizes, which the kernel's
+// ring arithmetic (index & (size - 1)) needs.
+uint32_t readPowerOfTwo(const Decoder& d, const Field& f, uint32_t low, uint32_t high) {
+  const std::string range =
+      "a power of two between " + std::to_string(low) + " and " + std::to_string(high);
+  const auto value = static_cast<uint32_t>(readInteger(d, f, low, high, range));
+  if (!isPowerOfTwo(value)) d.fail(f, "must be " + range + ", got " + describe(f.node));
+  return value;
+}
+
+// The entries of a list, each a Field with its position in the path.
+std::vector<Field> readListItems(Decoder& d, const Field& f, const std::string& expected, size_t max_items) {
+  if (!f.node.IsSequence()) d.fail(f, "expected " + expected + ", got " + describe(f.node));
+  if (f.node.size() > max_items) {
+    d.fail(f, "lists " + std::to_string(f.node.size()) + " entries, more than the " +
+                  std::to_string(max_items) + " allowed");
   }
+  std::vector<Field> items;
+  for (size_t i = 0; i < f.node.size(); ++i) {
+    const YAML::Node element = f.node[i];
+    items.push_back(Field{element, f.path + "[" + std::to_string(i) + "]", element.Mark()});
+    d.remember(items.back());
+  }
+  return items;
+}
+
+// Refuses the second of two list entries that mean the same thing. A map,
+// not a scan: a filter may list thousands of CIDRs.
+template <typename Key>
+class Distinct {
+ public:
+  void add(const Decoder& d, const Field& item, const Key& key, const std::string& shown) {
+    const auto [it, inserted] = seen_.emplace(key, item.path);
+    if (!inserted) d.fail(item, shown + " is already listed at " + it->second);
+  }
+
+ private:
+  std::map<Key, std::string> seen_;
+};
+
+constexpr size_t kMaxInterfaces = 256;
+constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ less the terminating NUL
+constexpr size_t kMaxInterfacePattern = 64;
+constexpr int kMaxQueue = 1023;
+// Within the XDP program's map sizes (xdp/tapflow_xdp_shared.h: 16384 CIDRs
+// per address family, 4096 ports), so that a loaded file always fits.
+constexpr size_t kMaxCidrs = 16384;
+constexpr size_t kMaxPorts = 4096;
+constexpr size_t kMaxEalArgs = 256;
+constexpr int kMaxDpdkPort = 1023;
+
+// What the kernel's dev_valid_name() refuses, said before anything is opened.
+// Patterns (mirror mode) may be longer than a name: [abc] matches one character.
+std::string interfaceNameProblem(std::string_view name, bool pattern) {
+  if (name.empty()) return "must not be empty";
+  const bool is_pattern = pattern && name.find_first_of("*?[") != std::string_view::npos;
+  const size_t limit = is_pattern ? kMaxInterfacePattern : kMaxInterfaceName;
+  if (name.size() > limit) {
+    return "\"" + echo(name) + "\" is longer than " + std::to_string(limit) +
+           (is_pattern ? " characters" : " characters, the kernel's limit for interface names");
+  }
+  if (name == "." || name == "..") return "\"" + std::string(name) + "\" is not an interface name";
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '/' || c == ':' || u <= 0x20 || u == 0x7f) {
+      return "\"" + echo(name) + "\" is not an interface name (no '/', ':', spaces or control characters)";
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> readInterfaces(Decoder& d, const Field& f, bool patterns) {
+  const std::string expected = patterns ? "a list of interface names or patterns such as [eth0, \"cali*\"]"
+                                        : "a list of interface names such as [eth0, eth1]";
+  std::vector<std::string> names;
+  Distinct<std::string> distinct;
+  for (const Field& item : readListItems(d, f, expected, kMaxInterfaces)) {
+    if (!item.node.IsScalar()) d.fail(item, "expected an interface name, got " + describe(item.node));
+    const std::string name = item.node.Scalar();
+    const std::string problem = interfaceNameProblem(name, patterns);
+    if (!problem.empty()) d.fail(item, problem);
+    distinct.add(d, item, name, name);
+    names.push_back(name);
+  }
+  return names;
+}
+
+// capture.queues: a list of queue ids, or `all` (stored as the empty list).
+std::vector<uint32_t> readQueues(Decoder& d, const Field& f) {
+  if (f.node.IsScalar() && f.node.Scalar() == "all") return {};
+  const std::string expected = "a list of RX queue numbers such as [0, 1], or all";
+  if (f.node.IsSequence() && f.node.size() == 0) {
+    d.fail(f, "an empty list would capture no queue; write all for every queue of each interface");
+  }
+  std::vector<uint32_t> queues;
+  Distinct<uint32_t> distinct;
+  for (const Field& item : readListItems(d, f, expected, kMaxQueue + 1)) {
+    const auto queue = static_cast<uint32_t>(readInteger(d, item, 0, kMaxQueue));
+    distinct.add(d, item, queue, "queue " + std::to_string(queue));
+    queues.push_back(queue);
+  }
+  return queues;
+}
+
+void decodeAfXdp(Decoder& d, const Field& f, AfXdpConfig& c) {
+  MapReader m(d, f,
+              {"xdp_mode", "zero_copy", "frame_size", "frames", "rx_ring", "fill_ring", "batch", "need_wakeup",
+               "busy_poll", "busy_poll_budget", "program"},
+              "a map of AF_XDP settings");
+  if (auto v = m.take("xdp_mode")) c.xdp_mode = readOneOf(d, *v, {"auto", "native", "generic"});
+  // on and off are strings under YAML 1.2, which is what this reads.
+  if (auto v = m.take("zero_copy")) c.zero_copy = readOneOf(d, *v, {"auto", "on", "off"});
+  if (auto v = m.take("frame_size")) {
+    const auto size = static_cast<uint32_t>(readInteger(d, *v, 2048, 4096, "2048 or 4096"));
+    if (size != 2048 && size != 4096) d.fail(*v, "must be 2048 or 4096, got " + describe(v->node));
+    c.frame_size = size;
+  }
+  if (auto v = m.take("frames")) c.frames = readPowerOfTwo(d, *v, 512, 1u << 20);
+  if (auto v = m.take("rx_ring")) c.rx_ring = readPowerOfTwo(d, *v, 64, 65536);
+  if (auto v = m.take("fill_ring")) c.fill_ring = readPowerOfTwo(d, *v, 64, 65536);
+  if (auto v = m.take("batch")) c.batch = readUint32(d, *v, 1, 1024);
+  if (auto v = m.take("need_wakeup")) c.need_wakeup = readBool(d, *v);
+  if (auto v = m.take("busy_poll")) c.busy_poll = readBool(d, *v);
+  if (auto v = m.take("busy_poll_budget")) c.busy_poll_budget = readUint32(d, *v, 1, 1024);
+  if (auto v = m.take("program")) {
+    // "" spells out the default: the program built with tapflow.
+    const std::string program = readString(d, *v);
+    c.program = program.empty() ? program : d.resolvePath(program);
+  }
+}
+
+void decodeAfPacket(Decoder& d, const Field& f, AfPacketConfig& c) {
+  MapReader m(d, f, {"threads", "block_size", "block_count", "block_timeout", "fanout"},
+              "a map of AF_PACKET settings");
+  if (auto v = m.take("threads")) c.threads = readUint32(d, *v, 1, 64);
+  if (auto v = m.take("block_size")) {
+    const uint64_t size = readSize(d, *v, 4 * kKiB, 64 * kMiB);
+    // The kernel refuses blocks that are not whole pages.
+    if (size % (4 * kKiB) != 0) d.fail(*v, "must be a multiple of 4KiB (the page size), got " + describe(v->node));
+    c.block_size = static_cast<uint32_t>(size);
+  }
+  if (auto v = m.take("block_count")) c.block_count = readUint32(d, *v, 1, 65536);
+  if (auto v = m.take("block_timeout")) {
+    const Duration timeout = readDuration(d, *v, kMillisecond, 10 * kSecond);
+    // TPACKET_V3 takes it in whole milliseconds.
+    if (timeout % kMillisecond != 0) {
+      d.fail(*v, "must be a whole number of milliseconds, got " + describe(v->node));
+    }
+    c.block_timeout = timeout;
+  }
+  if (auto v = m.take("fanout")) c.fanout = readOneOf(d, *v, {"hash", "cpu", "lb"});
+}
+
+void decodeDpdk(Decoder& d, const Field& f, DpdkConfig& c) {
+  MapReader m(d, f, {"eal_args", "ports", "rx_queues", "rx_descriptors", "mbufs", "mbuf_cache", "burst"},
+              "a map of DPDK settings");
+  if (auto v = m.take("eal_args")) {
+    c.eal_args.clear();
+    for (const Field& item :
+         readListItems(d, *v, "a list of EAL arguments such as [--no-huge, -m, \"256\"]", kMaxEalArgs)) {
+      const std::string arg = readString(d, item);
+      if (arg.empty()) d.fail(item, "must not be empty");
+      c.eal_args.push_back(arg);
+    }
+  }
+  if (auto v = m.take("ports")) {
+    c.ports.clear();
+    Distinct<uint32_t> distinct;
+    for (const Field& item :
+         readListItems(d, *v, "a list of DPDK port ids such as [0, 1]", kMaxDpdkPort + 1)) {
+      const auto port = static_cast<uint32_t>(readInteger(d, item, 0, kMaxDpdkPort));
+      distinct.add(d, item, port, "port " + std::to_string(port));
+      c.ports.push_back(port);
+    }
+  }
+  if (auto v = m.take("rx_queues")) c.rx_queues = readUint32(d, *v, 1, 64);
+  if (auto v = m.take("rx_descriptors")) c.rx_descriptors = readPowerOfTwo(d, *v, 64, 65536);
+  if (auto v = m.take("mbufs")) c.mbufs = readUint32(d, *v, 1023, 1u << 22);
+  // RTE_MEMPOOL_CACHE_MAX_SIZE; the smallest pool (1023) stays above 1.5 × 512 as DPDK requires.
+  if (auto v = m.take("mbuf_cache")) c.mbuf_cache = readUint32(d, *v, 0, 512);
+  if (auto v = m.take("burst")) c.burst = readUint32(d, *v, 1, 512);
+}
+
+void decodeMirror(Decoder& d, const Field& f, MirrorConfig& c) {
+  MapReader m(d, f, {"interfaces", "veth_name", "rescan_interval", "capture"}, "a map of mirror settings");
+  if (auto v = m.take("interfaces")) c.interfaces = readInterfaces(d, *v, true);
+  if (auto v = m.take("veth_name")) {
+    const std::string name = readString(d, *v);
+    // The captured end is the name plus "c": it must fit too.
+    if (name.size() >= kMaxInterfaceName) {
+      d.fail(*v, "\"" + echo(name) + "\" is longer than " + std::to_string(kMaxInterfaceName - 1) +
+                     " characters; the pair's other end adds a \"c\" within the kernel's 15");
+    }
+    const std::string problem = interfaceNameProblem(name, false);
+    if (!problem.empty()) d.fail(*v, problem);
+    if (name.find_first_of("*?[") != std::string::npos) d.fail(*v, "must be a name, not a pattern");
+    c.veth_name = name;
+  }
+  if (auto v = m.take("rescan_interval")) c.rescan_interval = readDuration(d, *v, 100 * kMillisecond, kHour);
+  if (auto v = m.take("capture")) c.capture = readOneOf(d, *v, {"afxdp", "afpacket"});
+}
+
+// An address or CIDR as the XDP program's LPM trie keys it: family, prefix
+// length and address bytes. Returns "" when fine, else what is wrong.
+struct Prefix {
+  int family = 0;
+  int length = 0;
+  std::array<unsigned char, 16> bytes{};
+  auto operator<=>(const Prefix&) const = default;
+};
+
+std::string parsePrefix(std::string_view text, Prefix& out) {
+  const std::string shape =
+      "\"" + echo(text) + "\" is not an IPv4 or IPv6 address or CIDR (such as 10.0.0.0/8 or fd00::/64)";
+  const size_t slash = text.find('/');
+  const std::string address(text.substr(0, slash));
+  out.family = address.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  const int bits = out.family == AF_INET6 ? 128 : 32;
+  if (inet_pton(out.family, address.c_str(), out.bytes.data()) != 1) return shape;
+  out.length = bits;
+  if (slash != std::string_view::npos) {
+    const std::string_view prefix = text.substr(slash + 1);
+    int64_t length = 0;
+    bool overflow = false;
+    if (prefix.empty() || prefix.find_first_not_of("0123456789") != std::string_view::npos ||
+        !parseInteger(prefix, length, overflow)) {
+      return shape;
+    }
+    if (overflow || length > bits) {
+      return "prefix length must be between 0 and " + std::to_string(bits) + " for " +
+             (out.family == AF_INET6 ? "IPv6" : "IPv4") + ", got " + echo(prefix);
+    }
+    out.length = static_cast<int>(length);
+  }
+  // Host bits set usually means a typo in the address or the length.
+  Prefix network = out;
+  for (int bit = out.length; bit < bits; ++bit) {
+    network.bytes[bit / 8] &= static_cast<unsigned char>(~(0x80u >> (bit % 8)));
+  }
+  if (network != out) {
+    char buffer[INET6_ADDRSTRLEN] = {};
+    inet_ntop(out.family, network.bytes.data(), buffer, sizeof buffer);
+    return "\"" + echo(text) + "\" has host bits set; did you mean " + buffer + "/" + std::to_string(out.length) + "?";
+  }
+  return "";
+}
+
+struct ProtocolName {
+  std::string_view name;
+  uint32_t number;
+};
+constexpr ProtocolName kProtocols[] = {{"tcp", 6}, {"udp", 17}, {"sctp", 132}, {"icmp", 1}, {"ipv6-icmp", 58}};
+
+void decodeFilter(Decoder& d, const Field& f, CaptureFilterConfig& c) {
+  MapReader m(d, f, {"cidrs", "ports", "protocols"}, "a map of kernel filter settings (cidrs, ports, protocols)");
+  if (auto v = m.take("cidrs")) {
+    c.cidrs.clear();
+    Distinct<Prefix> distinct;
+    for (const Field& item :
+         readListItems(d, *v, "a list of addresses or CIDRs such as [10.0.0.0/8, fd00::/64]", kMaxCidrs)) {
+      if (!item.node.IsScalar()) d.fail(item, "expected an address or CIDR, got " + describe(item.node));
+      const std::string text = item.node.Scalar();
+      Prefix prefix;
+      const std::string problem = parsePrefix(text, prefix);
+      if (!problem.empty()) d.fail(item, problem);
+      distinct.add(d, item, prefix, text);
+      c.cidrs.push_back(text);
+    }
+  }
+  if (auto v = m.take("ports")) {
+    c.ports.clear();
+    Distinct<uint32_t> distinct;
+    for (const Field& item : readListItems(d, *v, "a list of ports such as [80, 5060]", kMaxPorts)) {
+      const auto port = static_cast<uint32_t>(readInteger(d, item, 1, 65535));
+      distinct.add(d, item, port, "port " + std::to_string(port));
+      c.ports.push_back(port);
+    }
+  }
+  if (auto v = m.take("protocols")) {
+    c.protocols.clear();
+    Distinct<uint32_t> distinct;
+    const std::string expected = "tcp, udp, sctp, icmp, ipv6-icmp or a protocol number 0..255";
+    for (const Field& item : readListItems(d, *v, "a list of protocols such as [tcp, udp]", 256)) {
+      if (!item.node.IsScalar()) d.fail(item, "expected " + expected + ", got " + describe(item.node));
+      const std::string& text = item.node.Scalar();
+      std::string name;
+      uint32_t number = 0;
+      for (const ProtocolName& p : kProtocols) {
+        if (text == p.name) {
+          name = std::string(p.name);
+          number = p.number;
+        }
+      }
+      int64_t value = 0;
+      bool overflow = false;
+      if (name.empty() && isPlain(item.node) && parseInteger(text, value, overflow)) {
+        if (overflow || value < 0 || value > 255) {
+          d.fail(item, "protocol number " + rangeMessage("0", "255", echo(text)));
+        }
+        number = static_cast<uint32_t>(value);
+        name = std::to_string(number);  // "+6" and "06" become "6"
+      }
+      if (name.empty()) d.fail(item, "must be " + expected + ", got " + describe(item.node));
+      distinct.add(d, item, number, name + " (protocol " + std::to_string(number) + ")");
+      c.protocols.push_back(name);
+    }
+  }
+}
+
+void decodeCapture(Decoder& d, const Field& f, CaptureConfig& c) {
+  MapReader m(d, f,
+              {"source", "pcap", "interfaces", "queues", "snaplen", "cores", "afxdp", "afpacket", "dpdk", "mirror",
+               "filter"},
+              "a map of capture settings");
+  if (auto v = m.take("source")) c.source = readOneOf(d, *v, {"pcap", "afxdp", "afpacket", "mirror", "dpdk"});
   if (auto v = m.take("pcap")) {
     MapReader pcap(d, *v, {"path"}, "a map with the pcap file's path");
     if (auto p = pcap.take("path")) c.pcap_path = d.resolvePath(readPath(d, *p));
   }
+  if (auto v = m.take("interfaces")) c.interfaces = readInterfaces(d, *v, false);
+  if (auto v = m.take("queues")) c.queues = readQueues(d, *v);
   if (auto v = m.take("snaplen")) c.snaplen = readUint32(d, *v, 64, 262144);
   if (auto v = m.take("cores")) c.cores = readCores(d, *v);
+  if (auto v = m.take("afxdp")) decodeAfXdp(d, *v, c.afxdp);
+  if (auto v = m.take("afpacket")) decodeAfPacket(d, *v, c.afpacket);
+  if (auto v = m.take("dpdk")) decodeDpdk(d, *v, c.dpdk);
+  if (auto v = m.take("mirror")) decodeMirror(d, *v, c.mirror);
+  if (auto v = m.take("filter")) decodeFilter(d, *v, c.filter);
 }
 
 void decodeWorkers(Decoder& d, const Field& f, WorkerConfig& w) {
@@ -619,7 +936,99 @@ YAML::Mark nearestMark(const Decoder& d, const Field& root, std::initializer_lis
   return Decoder::markOf(root);
 }
 
+// Fails at the first of `keys` that the file wrote (else at the document),
+// for a check whose message names every key involved.
+[[noreturn]] void failAtWritten(const Decoder& d, const Field& root, std::initializer_list<std::string> keys,
+                                const std::string& message) {
+  for (const std::string& key : keys) {
+    if (const Field* f = d.seen(key)) d.fail(*f, message);
+  }
+  d.failAt(Decoder::markOf(root), *keys.begin(), message);
+}
+
+bool capturesInterfaces(const std::string& source) { return source == "afxdp" || source == "afpacket"; }
+
+bool appliesXdpFilter(const CaptureConfig& c) {
+  return c.source == "afxdp" || (c.source == "mirror" && c.mirror.capture == "afxdp");
+}
+
+void checkCapture(const Decoder& d, const Field& root, const CaptureConfig& c, ConfigUse use) {
+  // A value the chosen source would ignore is a mistake in the file, not a default.
+  if (!c.interfaces.empty() && !capturesInterfaces(c.source)) {
+    std::string why;
+    if (c.source == "mirror") {
+      why = "list the interfaces to mirror under capture.mirror.interfaces";
+    } else if (c.source == "dpdk") {
+      why = "DPDK takes its ports from capture.dpdk.eal_args (-a PCI address, --vdev) and capture.dpdk.ports";
+    } else {
+      why = "it reads capture.pcap.path; set capture.source to afxdp or afpacket to capture them";
+    }
+    failAtWritten(d, root, {"capture.interfaces"}, "not used by the " + c.source + " source: " + why);
+  }
+  if (!c.queues.empty() && c.source != "afxdp") {
+    failAtWritten(d, root, {"capture.queues"},
+                  "only the afxdp source captures chosen RX queues (capture.source is " + c.source +
+                      "); write all or leave it out");
+  }
+
+  const CaptureFilterConfig& filter = c.filter;
+  if ((!filter.cidrs.empty() || !filter.ports.empty() || !filter.protocols.empty()) && !appliesXdpFilter(c)) {
+    const std::string source =
+        c.source == "mirror" ? "mirror source with capture.mirror.capture afpacket" : c.source + " source";
+    failAtWritten(d, root,
+                  {"capture.filter.cidrs", "capture.filter.ports", "capture.filter.protocols", "capture.filter"},
+                  "only tapflow's XDP program applies the filter (capture.source afxdp, or mirror with "
+                  "capture.mirror.capture afxdp); the " + source + " would capture everything");
+  }
+
+  const AfXdpConfig& x = c.afxdp;
+  if (x.fill_ring > x.frames) {
+    failAtWritten(d, root, {"capture.afxdp.fill_ring", "capture.afxdp.frames"},
+                  "capture.afxdp.fill_ring (" + std::to_string(x.fill_ring) + ") is more than capture.afxdp.frames (" +
+                      std::to_string(x.frames) + "): the fill ring could never be kept full; lower fill_ring or "
+                      "raise frames");
+  }
+  if (x.batch > x.rx_ring) {
+    failAtWritten(d, root, {"capture.afxdp.batch", "capture.afxdp.rx_ring"},
+                  "capture.afxdp.batch (" + std::to_string(x.batch) + ") is more than capture.afxdp.rx_ring (" +
+                      std::to_string(x.rx_ring) + "): one poll cannot take more than the ring holds");
+  }
+
+  const AfPacketConfig& p = c.afpacket;
+  const uint64_t ring_bytes = uint64_t(p.block_size) * p.block_count;
+  if (ring_bytes > 4 * kGiB) {
+    failAtWritten(d, root, {"capture.afpacket.block_count", "capture.afpacket.block_size"},
+                  "capture.afpacket.block_size × block_count is " + formatSize(ring_bytes) +
+                      " per socket, more than 4GiB; lower one of them");
+  }
+
+  const DpdkConfig& k = c.dpdk;
+  // Every RX descriptor holds an mbuf, and each queue has a burst in flight on top.
+  const uint64_t mbufs_needed = uint64_t(k.rx_queues) * (k.rx_descriptors + k.burst);
+  if (k.mbufs < mbufs_needed) {
+    failAtWritten(d, root,
+                  {"capture.dpdk.mbufs", "capture.dpdk.rx_queues", "capture.dpdk.rx_descriptors", "capture.dpdk.burst"},
+                  "capture.dpdk.mbufs (" + std::to_string(k.mbufs) + ") cannot fill " + std::to_string(k.rx_queues) +
+                      " RX queue(s) × (" + std::to_string(k.rx_descriptors) + " descriptors + a burst of " +
+                      std::to_string(k.burst) + ") = " + std::to_string(mbufs_needed) +
+                      " mbufs; raise mbufs or lower rx_queues, rx_descriptors or burst");
+  }
+
+  if (use != ConfigUse::kRun) return;
+  if (capturesInterfaces(c.source) && c.interfaces.empty()) {
+    d.failAt(nearestMark(d, root, {"capture.interfaces", "capture.source", "capture"}), "capture.interfaces",
+             "required when capture.source is " + c.source + ": list the interfaces to capture, such as [eth0]");
+  }
+  if (c.source == "mirror" && c.mirror.interfaces.empty()) {
+    d.failAt(nearestMark(d, root, {"capture.mirror.interfaces", "capture.mirror", "capture.source", "capture"}),
+             "capture.mirror.interfaces",
+             "required when capture.source is mirror: list the interfaces or patterns to mirror, such as "
+             "[eth0, \"cali*\"]");
+  }
+}
+
 void checkAcrossSections(const Decoder& d, const Field& root, const Config& c, ConfigUse use) {
+  checkCapture(d, root, c.capture, use);
   if (c.workers.batch_bytes < c.capture.snaplen) {
     if (const Field* at = d.seen("workers.batch_bytes")) {
       d.fail(*at, "must be at least capture.snaplen (" + std::to_string(c.capture.snaplen) +

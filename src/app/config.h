@@ -130,7 +130,9 @@ class ConfigError : public std::runtime_error {
 // kCheck validates the file alone, so an empty file yields the defaults
 // (check-config, and `read`, which takes its input from the command line).
 // kRun also demands what a run cannot do without: capture.pcap.path when the
-// source is pcap, reported at the file's capture section.
+// source is pcap, capture.interfaces for afxdp and afpacket,
+// capture.mirror.interfaces for mirror, reported at the file's capture
+// section. `run -i IFACE` supplies them from the command line instead.
 enum class ConfigUse : uint8_t { kCheck, kRun };
 
 // Relative paths in the file (capture.pcap.path, outputs[].path) resolve

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,38 @@ void checkDefaults(const Config& c) {
   CHECK(c.capture.source == d.capture.source);
   CHECK(c.capture.snaplen == d.capture.snaplen);
   CHECK(c.capture.cores == d.capture.cores);
+  CHECK(c.capture.interfaces == d.capture.interfaces);
+  CHECK(c.capture.queues == d.capture.queues);
+  CHECK(c.capture.afxdp.xdp_mode == d.capture.afxdp.xdp_mode);
+  CHECK(c.capture.afxdp.zero_copy == d.capture.afxdp.zero_copy);
+  CHECK(c.capture.afxdp.frame_size == d.capture.afxdp.frame_size);
+  CHECK(c.capture.afxdp.frames == d.capture.afxdp.frames);
+  CHECK(c.capture.afxdp.rx_ring == d.capture.afxdp.rx_ring);
+  CHECK(c.capture.afxdp.fill_ring == d.capture.afxdp.fill_ring);
+  CHECK(c.capture.afxdp.batch == d.capture.afxdp.batch);
+  CHECK(c.capture.afxdp.need_wakeup == d.capture.afxdp.need_wakeup);
+  CHECK(c.capture.afxdp.busy_poll == d.capture.afxdp.busy_poll);
+  CHECK(c.capture.afxdp.busy_poll_budget == d.capture.afxdp.busy_poll_budget);
+  CHECK(c.capture.afxdp.program == d.capture.afxdp.program);
+  CHECK(c.capture.afpacket.threads == d.capture.afpacket.threads);
+  CHECK(c.capture.afpacket.block_size == d.capture.afpacket.block_size);
+  CHECK(c.capture.afpacket.block_count == d.capture.afpacket.block_count);
+  CHECK(c.capture.afpacket.block_timeout == d.capture.afpacket.block_timeout);
+  CHECK(c.capture.afpacket.fanout == d.capture.afpacket.fanout);
+  CHECK(c.capture.dpdk.eal_args == d.capture.dpdk.eal_args);
+  CHECK(c.capture.dpdk.ports == d.capture.dpdk.ports);
+  CHECK(c.capture.dpdk.rx_queues == d.capture.dpdk.rx_queues);
+  CHECK(c.capture.dpdk.rx_descriptors == d.capture.dpdk.rx_descriptors);
+  CHECK(c.capture.dpdk.mbufs == d.capture.dpdk.mbufs);
+  CHECK(c.capture.dpdk.mbuf_cache == d.capture.dpdk.mbuf_cache);
+  CHECK(c.capture.dpdk.burst == d.capture.dpdk.burst);
+  CHECK(c.capture.mirror.interfaces == d.capture.mirror.interfaces);
+  CHECK(c.capture.mirror.veth_name == d.capture.mirror.veth_name);
+  CHECK(c.capture.mirror.rescan_interval == d.capture.mirror.rescan_interval);
+  CHECK(c.capture.mirror.capture == d.capture.mirror.capture);
+  CHECK(c.capture.filter.cidrs == d.capture.filter.cidrs);
+  CHECK(c.capture.filter.ports == d.capture.filter.ports);
+  CHECK(c.capture.filter.protocols == d.capture.filter.protocols);
   CHECK(c.workers.count == d.workers.count);
   CHECK(c.workers.cores == d.workers.cores);
   CHECK(c.workers.queue_batches == d.workers.queue_batches);
@@ -110,6 +143,7 @@ TEST_CASE("every file in config/ loads for a run") {
   const std::filesystem::path dir = std::filesystem::path(TAPFLOW_SOURCE_DIR) / "config";
   REQUIRE(std::filesystem::is_directory(dir));
   int loaded = 0;
+  std::set<std::string> sources;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     const std::string extension = entry.path().extension().string();
     if (!entry.is_regular_file() || (extension != ".yaml" && extension != ".yml")) continue;
@@ -118,15 +152,20 @@ TEST_CASE("every file in config/ loads for a run") {
     try {
       const Config c = loadConfigFile(entry.path().string(), ConfigUse::kRun);
       CHECK(c.source_file == entry.path().string());
-      CHECK_FALSE(c.capture.pcap_path.empty());
+      if (c.capture.source == "pcap") CHECK_FALSE(c.capture.pcap_path.empty());
+      if (c.capture.source == "afxdp" || c.capture.source == "afpacket") CHECK_FALSE(c.capture.interfaces.empty());
+      if (c.capture.source == "mirror") CHECK_FALSE(c.capture.mirror.interfaces.empty());
+      sources.insert(c.capture.source);
     } catch (const ConfigError& e) {
       error = e.what();
     }
     CHECK(error == "");
     ++loaded;
   }
-  // tapflow.yaml and the two examples at least: a wrong folder must not pass by finding nothing.
-  CHECK(loaded >= 3);
+  // tapflow.yaml and the examples at least: a wrong folder must not pass by finding nothing.
+  CHECK(loaded >= 7);
+  // An example of every source, each of which loads for a run.
+  CHECK(sources == std::set<std::string>{"pcap", "afxdp", "afpacket", "mirror", "dpdk"});
 }
 
 TEST_CASE("the shipped tapflow.yaml spells out exactly the defaults") {
@@ -375,12 +414,14 @@ TEST_CASE("a YAML syntax error carries the parser's line and column") {
 }
 
 TEST_CASE("enumerated values list the choices, and later features say they are not built yet") {
-  CHECK(errorOf("capture:\n  source: afxdp\n") ==
-        "bad.yaml:2:11: capture.source: afxdp is not available in this build yet (live capture comes "
-        "later); use pcap");
   CHECK(errorOf("capture:\n  source: tape\n") ==
-        "bad.yaml:2:11: capture.source: unknown source tape; this build reads pcap files (afxdp, "
-        "afpacket, dpdk and mirror come later)");
+        "bad.yaml:2:11: capture.source: must be one of pcap, afxdp, afpacket, mirror, dpdk, got tape");
+  CHECK(errorOf("capture:\n  afxdp:\n    xdp_mode: skb\n") ==
+        "bad.yaml:3:15: capture.afxdp.xdp_mode: must be one of auto, native, generic, got skb");
+  CHECK(errorOf("capture:\n  afpacket:\n    fanout: rollover\n") ==
+        "bad.yaml:3:13: capture.afpacket.fanout: must be one of hash, cpu, lb, got rollover");
+  CHECK(errorOf("capture:\n  mirror:\n    capture: dpdk\n") ==
+        "bad.yaml:3:14: capture.mirror.capture: must be one of afxdp, afpacket, got dpdk");
   CHECK(errorOf("outputs:\n  - type: kafka\n    brokers: k:9092\n") ==
         "bad.yaml:2:11: outputs[0].type: kafka is not available in this build yet; use jsonl");
   CHECK(errorOf("outputs:\n  - path: x.jsonl\n") ==
@@ -453,6 +494,341 @@ TEST_CASE("errors in a loaded file carry its path and relative paths resolve bes
                        ConfigError);
   const std::string good = dir.write("good.yaml", "capture:\n  pcap:\n    path: in.pcap\n");
   CHECK(loadConfigFile(good).capture.pcap_path == (dir.path() / "in.pcap").string());
+}
+
+TEST_CASE("every live capture key is read into its field") {
+  const Config c = load(R"(
+capture:
+  source: afxdp
+  interfaces: [eth0, ens1f1]
+  queues: [0, 2, 3]
+  cores: [1, 2, 3, 4, 5, 6]
+  afxdp:
+    xdp_mode: native
+    zero_copy: off
+    frame_size: 2048
+    frames: 16384
+    rx_ring: 4096
+    fill_ring: 8192
+    batch: 128
+    need_wakeup: false
+    busy_poll: true
+    busy_poll_budget: 256
+    program: /opt/tapflow/xdp_filter.o
+  afpacket:
+    threads: 4
+    block_size: 4MiB
+    block_count: 128
+    block_timeout: 5ms
+    fanout: cpu
+  dpdk:
+    eal_args: [--no-huge, -m, 256, --vdev, "net_pcap0,rx_pcap=/x.pcap"]
+    ports: [0, 1]
+    rx_queues: 4
+    rx_descriptors: 2048
+    mbufs: 65535
+    mbuf_cache: 512
+    burst: 64
+  mirror:
+    interfaces: [eth0, "cali*", "lxc*"]
+    veth_name: tfmirror
+    rescan_interval: 500ms
+    capture: afpacket
+  filter:
+    cidrs: [10.0.0.0/8, 192.168.1.7, "fd00:77::/64", "2001:db8::1"]
+    ports: [80, 443, 5060]
+    protocols: [tcp, udp, sctp, icmp, ipv6-icmp, 47, +050]
+)");
+  const CaptureConfig& k = c.capture;
+  CHECK(k.source == "afxdp");
+  CHECK(k.interfaces == std::vector<std::string>{"eth0", "ens1f1"});
+  CHECK(k.queues == std::vector<uint32_t>{0, 2, 3});
+  CHECK(k.cores == std::vector<int>{1, 2, 3, 4, 5, 6});
+  CHECK(k.afxdp.xdp_mode == "native");
+  CHECK(k.afxdp.zero_copy == "off");
+  CHECK(k.afxdp.frame_size == 2048);
+  CHECK(k.afxdp.frames == 16384);
+  CHECK(k.afxdp.rx_ring == 4096);
+  CHECK(k.afxdp.fill_ring == 8192);
+  CHECK(k.afxdp.batch == 128);
+  CHECK_FALSE(k.afxdp.need_wakeup);
+  CHECK(k.afxdp.busy_poll);
+  CHECK(k.afxdp.busy_poll_budget == 256);
+  CHECK(k.afxdp.program == "/opt/tapflow/xdp_filter.o");
+  CHECK(k.afpacket.threads == 4);
+  CHECK(k.afpacket.block_size == 4u << 20);
+  CHECK(k.afpacket.block_count == 128);
+  CHECK(k.afpacket.block_timeout == 5 * kMs);
+  CHECK(k.afpacket.fanout == "cpu");
+  CHECK(k.dpdk.eal_args ==
+        std::vector<std::string>{"--no-huge", "-m", "256", "--vdev", "net_pcap0,rx_pcap=/x.pcap"});
+  CHECK(k.dpdk.ports == std::vector<uint32_t>{0, 1});
+  CHECK(k.dpdk.rx_queues == 4);
+  CHECK(k.dpdk.rx_descriptors == 2048);
+  CHECK(k.dpdk.mbufs == 65535);
+  CHECK(k.dpdk.mbuf_cache == 512);
+  CHECK(k.dpdk.burst == 64);
+  CHECK(k.mirror.interfaces == std::vector<std::string>{"eth0", "cali*", "lxc*"});
+  CHECK(k.mirror.veth_name == "tfmirror");
+  CHECK(k.mirror.rescan_interval == 500 * kMs);
+  CHECK(k.mirror.capture == "afpacket");
+  CHECK(k.filter.cidrs == std::vector<std::string>{"10.0.0.0/8", "192.168.1.7", "fd00:77::/64", "2001:db8::1"});
+  CHECK(k.filter.ports == std::vector<uint32_t>{80, 443, 5060});
+  // Numbers are kept in plain decimal, names as written.
+  CHECK(k.filter.protocols ==
+        std::vector<std::string>{"tcp", "udp", "sctp", "icmp", "ipv6-icmp", "47", "50"});
+  // The other sources load the same way.
+  CHECK(load("capture:\n  source: afpacket\n  interfaces: [eth1]\n", ConfigUse::kRun).capture.source ==
+        "afpacket");
+  CHECK(load("capture:\n  source: mirror\n  mirror:\n    interfaces: [\"veth*\"]\n", ConfigUse::kRun)
+            .capture.source == "mirror");
+  CHECK(load("capture:\n  source: dpdk\n", ConfigUse::kRun).capture.source == "dpdk");
+}
+
+TEST_CASE("a relative XDP program path resolves beside the config file, and empty means the built-in one") {
+  CHECK(loadConfigString("capture:\n  afxdp:\n    program: xdp/f.o\n", "/etc/tapflow/t.yaml")
+            .capture.afxdp.program == "/etc/tapflow/xdp/f.o");
+  CHECK(load("capture:\n  afxdp:\n    program: \"\"\n").capture.afxdp.program.empty());
+}
+
+TEST_CASE("queues take a list of queue numbers or all, which means every queue") {
+  CHECK(load("capture:\n  source: afxdp\n  interfaces: [eth0]\n  queues: all\n").capture.queues.empty());
+  CHECK(load("capture:\n  source: afxdp\n  queues: [7]\n").capture.queues == std::vector<uint32_t>{7});
+  CHECK(errorOf("capture:\n  source: afxdp\n  queues: []\n") ==
+        "bad.yaml:3:11: capture.queues: an empty list would capture no queue; write all for every queue "
+        "of each interface");
+  CHECK(errorOf("capture:\n  source: afxdp\n  queues: some\n") ==
+        "bad.yaml:3:11: capture.queues: expected a list of RX queue numbers such as [0, 1], or all, got some");
+  CHECK(errorOf("capture:\n  source: afxdp\n  queues: [0, 1024]\n") ==
+        "bad.yaml:3:15: capture.queues[1]: must be between 0 and 1023, got 1024");
+  CHECK(errorOf("capture:\n  source: afxdp\n  queues: [1, 1]\n") ==
+        "bad.yaml:3:15: capture.queues[1]: queue 1 is already listed at capture.queues[0]");
+}
+
+TEST_CASE("a live source without interfaces is refused for a run, at the capture section") {
+  CHECK(errorOf("capture:\n  source: afxdp\n", "x.yaml", ConfigUse::kRun) ==
+        "x.yaml:2:11: capture.interfaces: required when capture.source is afxdp: list the interfaces to "
+        "capture, such as [eth0]");
+  CHECK(errorOf("capture:\n  source: afpacket\n  interfaces: []\n", "x.yaml", ConfigUse::kRun) ==
+        "x.yaml:3:15: capture.interfaces: required when capture.source is afpacket: list the interfaces to "
+        "capture, such as [eth0]");
+  CHECK(errorOf("capture:\n  source: mirror\n  mirror:\n    veth_name: tfm\n", "x.yaml", ConfigUse::kRun) ==
+        "x.yaml:4:5: capture.mirror.interfaces: required when capture.source is mirror: list the interfaces "
+        "or patterns to mirror, such as [eth0, \"cali*\"]");
+  // Checking the file alone accepts them: `run -i IFACE` can give the interfaces.
+  CHECK(errorOf("capture:\n  source: afxdp\n", "x.yaml", ConfigUse::kCheck) == "");
+  CHECK(errorOf("capture:\n  source: mirror\n", "x.yaml", ConfigUse::kCheck) == "");
+  // DPDK's ports come from the EAL, and a live run needs no pcap path.
+  CHECK(errorOf("capture:\n  source: dpdk\n", "x.yaml", ConfigUse::kRun) == "");
+  CHECK(errorOf("capture:\n  source: afxdp\n  interfaces: [eth0]\n", "x.yaml", ConfigUse::kRun) == "");
+}
+
+TEST_CASE("a capture key that the chosen source would ignore is refused") {
+  CHECK(errorOf("capture:\n  source: mirror\n  interfaces: [eth0]\n") ==
+        "bad.yaml:3:15: capture.interfaces: not used by the mirror source: list the interfaces to mirror under "
+        "capture.mirror.interfaces");
+  CHECK(errorOf("capture:\n  interfaces: [eth0]\n") ==
+        "bad.yaml:2:15: capture.interfaces: not used by the pcap source: it reads capture.pcap.path; set "
+        "capture.source to afxdp or afpacket to capture them");
+  CHECK(errorOf("capture:\n  source: dpdk\n  interfaces: [eth0]\n") ==
+        "bad.yaml:3:15: capture.interfaces: not used by the dpdk source: DPDK takes its ports from "
+        "capture.dpdk.eal_args (-a PCI address, --vdev) and capture.dpdk.ports");
+  CHECK(errorOf("capture:\n  source: afpacket\n  interfaces: [eth0]\n  queues: [0]\n") ==
+        "bad.yaml:4:11: capture.queues: only the afxdp source captures chosen RX queues (capture.source is "
+        "afpacket); write all or leave it out");
+  CHECK(errorOf("capture:\n  source: afpacket\n  interfaces: [eth0]\n  queues: all\n") == "");
+  // Only the XDP program filters: any other source would silently capture everything.
+  CHECK(errorOf("capture:\n  source: afpacket\n  filter:\n    ports: [80]\n") ==
+        "bad.yaml:4:12: capture.filter.ports: only tapflow's XDP program applies the filter (capture.source afxdp, "
+        "or mirror with capture.mirror.capture afxdp); the afpacket source would capture everything");
+  CHECK(errorOf("capture:\n  source: mirror\n  mirror:\n    capture: afpacket\n  filter:\n    protocols: [udp]\n") ==
+        "bad.yaml:6:16: capture.filter.protocols: only tapflow's XDP program applies the filter (capture.source "
+        "afxdp, or mirror with capture.mirror.capture afxdp); the mirror source with capture.mirror.capture "
+        "afpacket would capture everything");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [10.0.0.0/8]\n") ==
+        "bad.yaml:3:12: capture.filter.cidrs: only tapflow's XDP program applies the filter (capture.source afxdp, "
+        "or mirror with capture.mirror.capture afxdp); the pcap source would capture everything");
+  CHECK(errorOf("capture:\n  source: mirror\n  filter:\n    ports: [80]\n") == "");
+  CHECK(errorOf("capture:\n  source: dpdk\n  filter:\n    ports: []\n") == "");
+}
+
+TEST_CASE("ring and UMEM sizes must be powers of two within their range") {
+  CHECK(errorOf("capture:\n  afxdp:\n    rx_ring: 1000\n") ==
+        "bad.yaml:3:14: capture.afxdp.rx_ring: must be a power of two between 64 and 65536, got 1000");
+  CHECK(errorOf("capture:\n  afxdp:\n    fill_ring: 32\n") ==
+        "bad.yaml:3:16: capture.afxdp.fill_ring: must be a power of two between 64 and 65536, got 32");
+  CHECK(errorOf("capture:\n  afxdp:\n    frames: 3000\n") ==
+        "bad.yaml:3:13: capture.afxdp.frames: must be a power of two between 512 and 1048576, got 3000");
+  CHECK(errorOf("capture:\n  afxdp:\n    frames: 2097152\n") ==
+        "bad.yaml:3:13: capture.afxdp.frames: must be a power of two between 512 and 1048576, got 2097152");
+  CHECK(errorOf("capture:\n  afxdp:\n    frame_size: 3072\n") ==
+        "bad.yaml:3:17: capture.afxdp.frame_size: must be 2048 or 4096, got 3072");
+  CHECK(errorOf("capture:\n  afxdp:\n    frame_size: 1024\n") ==
+        "bad.yaml:3:17: capture.afxdp.frame_size: must be 2048 or 4096, got 1024");
+  CHECK(errorOf("capture:\n  dpdk:\n    rx_descriptors: 1000\n") ==
+        "bad.yaml:3:21: capture.dpdk.rx_descriptors: must be a power of two between 64 and 65536, got 1000");
+  CHECK(errorOf("capture:\n  afxdp:\n    rx_ring: \"1024\"\n") ==
+        "bad.yaml:3:14: capture.afxdp.rx_ring: expected an integer, got the string \"1024\" (drop the quotes)");
+}
+
+TEST_CASE("an unknown key under a capture section is refused with a suggestion") {
+  CHECK(errorOf("capture:\n  afxdp:\n    frame_szie: 2048\n") ==
+        "bad.yaml:3:5: capture.afxdp.frame_szie: unknown key; did you mean frame_size?");
+  CHECK(errorOf("capture:\n  afxdp:\n    umem: 1\n") ==
+        "bad.yaml:3:5: capture.afxdp.umem: unknown key; expected one of xdp_mode, zero_copy, frame_size, "
+        "frames, rx_ring, fill_ring, batch, need_wakeup, busy_poll, busy_poll_budget, program");
+  CHECK(errorOf("capture:\n  afpacket:\n    thread: 2\n") ==
+        "bad.yaml:3:5: capture.afpacket.thread: unknown key; did you mean threads?");
+  CHECK(errorOf("capture:\n  dpdk:\n    eal: []\n") ==
+        "bad.yaml:3:5: capture.dpdk.eal: unknown key; expected one of eal_args, ports, rx_queues, "
+        "rx_descriptors, mbufs, mbuf_cache, burst");
+  CHECK(errorOf("capture:\n  mirror:\n    interface: [eth0]\n") ==
+        "bad.yaml:3:5: capture.mirror.interface: unknown key; did you mean interfaces?");
+  CHECK(errorOf("capture:\n  filter:\n    port: [80]\n") ==
+        "bad.yaml:3:5: capture.filter.port: unknown key; did you mean ports?");
+  CHECK(errorOf("capture:\n  interface: [eth0]\n") ==
+        "bad.yaml:2:3: capture.interface: unknown key; did you mean interfaces?");
+  CHECK(errorOf("capture:\n  afxdp: [1]\n") ==
+        "bad.yaml:2:10: capture.afxdp: expected a map of AF_XDP settings, got a list");
+}
+
+TEST_CASE("filter cidrs are IPv4 or IPv6 addresses or CIDRs with a prefix in range and no host bits") {
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [10.0.0.0/8, 10.1.2.300/32]\n") ==
+        "bad.yaml:3:25: capture.filter.cidrs[1]: \"10.1.2.300/32\" is not an IPv4 or IPv6 address or CIDR "
+        "(such as 10.0.0.0/8 or fd00::/64)");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [10.0.0.0/33]\n") ==
+        "bad.yaml:3:13: capture.filter.cidrs[0]: prefix length must be between 0 and 32 for IPv4, got 33");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [\"fd00::/129\"]\n") ==
+        "bad.yaml:3:13: capture.filter.cidrs[0]: prefix length must be between 0 and 128 for IPv6, got 129");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [10.0.0.0/]\n") ==
+        "bad.yaml:3:13: capture.filter.cidrs[0]: \"10.0.0.0/\" is not an IPv4 or IPv6 address or CIDR (such "
+        "as 10.0.0.0/8 or fd00::/64)");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [10.0.0.0/-1]\n") ==
+        "bad.yaml:3:13: capture.filter.cidrs[0]: \"10.0.0.0/-1\" is not an IPv4 or IPv6 address or CIDR (such "
+        "as 10.0.0.0/8 or fd00::/64)");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [pods]\n") ==
+        "bad.yaml:3:13: capture.filter.cidrs[0]: \"pods\" is not an IPv4 or IPv6 address or CIDR (such as "
+        "10.0.0.0/8 or fd00::/64)");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [10.1.2.3/8]\n") ==
+        "bad.yaml:3:13: capture.filter.cidrs[0]: \"10.1.2.3/8\" has host bits set; did you mean 10.0.0.0/8?");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [\"fd00:77::1/64\"]\n") ==
+        "bad.yaml:3:13: capture.filter.cidrs[0]: \"fd00:77::1/64\" has host bits set; did you mean fd00:77::/64?");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: [10.0.0.0/8, 10.0.0.0/08]\n") ==
+        "bad.yaml:3:25: capture.filter.cidrs[1]: 10.0.0.0/08 is already listed at capture.filter.cidrs[0]");
+  CHECK(errorOf("capture:\n  filter:\n    cidrs: 10.0.0.0/8\n") ==
+        "bad.yaml:3:12: capture.filter.cidrs: expected a list of addresses or CIDRs such as [10.0.0.0/8, "
+        "fd00::/64], got 10.0.0.0/8");
+  // The edges of the prefix range.
+  CHECK(errorOf("capture:\n  source: afxdp\n  filter:\n"
+                "    cidrs: [0.0.0.0/0, \"::/0\", 10.1.2.3/32, \"fd00::1/128\"]\n") == "");
+}
+
+TEST_CASE("filter ports are 1..65535 and protocols are names or numbers 0..255") {
+  CHECK(errorOf("capture:\n  filter:\n    ports: [80, 0]\n") ==
+        "bad.yaml:3:17: capture.filter.ports[1]: must be between 1 and 65535, got 0");
+  CHECK(errorOf("capture:\n  filter:\n    ports: [65536]\n") ==
+        "bad.yaml:3:13: capture.filter.ports[0]: must be between 1 and 65535, got 65536");
+  CHECK(errorOf("capture:\n  filter:\n    ports: [http]\n") ==
+        "bad.yaml:3:13: capture.filter.ports[0]: expected an integer, got http");
+  CHECK(errorOf("capture:\n  filter:\n    ports: [53, 53]\n") ==
+        "bad.yaml:3:17: capture.filter.ports[1]: port 53 is already listed at capture.filter.ports[0]");
+  CHECK(errorOf("capture:\n  filter:\n    protocols: [tcp, gre]\n") ==
+        "bad.yaml:3:22: capture.filter.protocols[1]: must be tcp, udp, sctp, icmp, ipv6-icmp or a protocol "
+        "number 0..255, got gre");
+  CHECK(errorOf("capture:\n  filter:\n    protocols: [256]\n") ==
+        "bad.yaml:3:17: capture.filter.protocols[0]: protocol number must be between 0 and 255, got 256");
+  CHECK(errorOf("capture:\n  filter:\n    protocols: [TCP]\n") ==
+        "bad.yaml:3:17: capture.filter.protocols[0]: must be tcp, udp, sctp, icmp, ipv6-icmp or a protocol "
+        "number 0..255, got TCP");
+  CHECK(errorOf("capture:\n  filter:\n    protocols: [udp, 17]\n") ==
+        "bad.yaml:3:22: capture.filter.protocols[1]: 17 (protocol 17) is already listed at "
+        "capture.filter.protocols[0]");
+  CHECK(load("capture:\n  source: afxdp\n  filter:\n    protocols: [0, 255]\n").capture.filter.protocols ==
+        std::vector<std::string>{"0", "255"});
+}
+
+TEST_CASE("interface names follow the kernel's rules, and mirror patterns may be longer") {
+  CHECK(errorOf("capture:\n  source: afxdp\n  interfaces: [averyveryverylongname]\n") ==
+        "bad.yaml:3:16: capture.interfaces[0]: \"averyveryverylongname\" is longer than 15 characters, the "
+        "kernel's limit for interface names");
+  CHECK(errorOf("capture:\n  source: afxdp\n  interfaces: [\"eth0:1\"]\n") ==
+        "bad.yaml:3:16: capture.interfaces[0]: \"eth0:1\" is not an interface name (no '/', ':', spaces or "
+        "control characters)");
+  CHECK(errorOf("capture:\n  source: afxdp\n  interfaces: [\"\"]\n") ==
+        "bad.yaml:3:16: capture.interfaces[0]: must not be empty");
+  CHECK(errorOf("capture:\n  source: afxdp\n  interfaces: [eth0, eth0]\n") ==
+        "bad.yaml:3:22: capture.interfaces[1]: eth0 is already listed at capture.interfaces[0]");
+  CHECK(errorOf("capture:\n  source: afxdp\n  interfaces: eth0\n") ==
+        "bad.yaml:3:15: capture.interfaces: expected a list of interface names such as [eth0, eth1], got eth0");
+  // A pattern is not a name: a bracket expression may be longer than what it matches.
+  CHECK(load("capture:\n  mirror:\n    interfaces: [\"[abcdefghijklmnop]eth*\"]\n").capture.mirror.interfaces ==
+        std::vector<std::string>{"[abcdefghijklmnop]eth*"});
+  CHECK(errorOf("capture:\n  mirror:\n    interfaces: [\"cali *\"]\n") ==
+        "bad.yaml:3:18: capture.mirror.interfaces[0]: \"cali *\" is not an interface name (no '/', ':', "
+        "spaces or control characters)");
+  CHECK(errorOf("capture:\n  mirror:\n    veth_name: tapflowmirror01\n") ==
+        "bad.yaml:3:16: capture.mirror.veth_name: \"tapflowmirror01\" is longer than 14 characters; the pair's "
+        "other end adds a \"c\" within the kernel's 15");
+  CHECK(load("capture:\n  mirror:\n    veth_name: tapflowmirror0\n").capture.mirror.veth_name == "tapflowmirror0");
+  CHECK(errorOf("capture:\n  mirror:\n    veth_name: \"tf*\"\n") ==
+        "bad.yaml:3:16: capture.mirror.veth_name: must be a name, not a pattern");
+}
+
+TEST_CASE("afpacket, dpdk and mirror values are range-checked") {
+  CHECK(errorOf("capture:\n  afpacket:\n    block_size: 6000\n") ==
+        "bad.yaml:3:17: capture.afpacket.block_size: must be a multiple of 4KiB (the page size), got 6000");
+  CHECK(errorOf("capture:\n  afpacket:\n    block_size: 128MiB\n") ==
+        "bad.yaml:3:17: capture.afpacket.block_size: must be between 4KiB and 64MiB, got 128MiB");
+  CHECK(errorOf("capture:\n  afpacket:\n    block_count: 0\n") ==
+        "bad.yaml:3:18: capture.afpacket.block_count: must be between 1 and 65536, got 0");
+  CHECK(errorOf("capture:\n  afpacket:\n    threads: 65\n") ==
+        "bad.yaml:3:14: capture.afpacket.threads: must be between 1 and 64, got 65");
+  CHECK(errorOf("capture:\n  afpacket:\n    block_timeout: 1500us\n") ==
+        "bad.yaml:3:20: capture.afpacket.block_timeout: must be a whole number of milliseconds, got 1500us");
+  CHECK(errorOf("capture:\n  afpacket:\n    block_timeout: 0\n") ==
+        "bad.yaml:3:20: capture.afpacket.block_timeout: must be between 1ms and 10s, got 0");
+  CHECK(errorOf("capture:\n  dpdk:\n    rx_queues: 65\n") ==
+        "bad.yaml:3:16: capture.dpdk.rx_queues: must be between 1 and 64, got 65");
+  CHECK(errorOf("capture:\n  dpdk:\n    burst: 513\n") ==
+        "bad.yaml:3:12: capture.dpdk.burst: must be between 1 and 512, got 513");
+  CHECK(errorOf("capture:\n  dpdk:\n    mbufs: 1000\n") ==
+        "bad.yaml:3:12: capture.dpdk.mbufs: must be between 1023 and 4194304, got 1000");
+  CHECK(errorOf("capture:\n  dpdk:\n    mbuf_cache: 1024\n") ==
+        "bad.yaml:3:17: capture.dpdk.mbuf_cache: must be between 0 and 512, got 1024");
+  CHECK(errorOf("capture:\n  dpdk:\n    ports: [0, 0]\n") ==
+        "bad.yaml:3:16: capture.dpdk.ports[1]: port 0 is already listed at capture.dpdk.ports[0]");
+  CHECK(errorOf("capture:\n  dpdk:\n    eal_args: [--no-huge, {a: 1}]\n") ==
+        "bad.yaml:3:27: capture.dpdk.eal_args[1]: expected a string, got a map");
+  CHECK(errorOf("capture:\n  mirror:\n    rescan_interval: 50ms\n") ==
+        "bad.yaml:3:22: capture.mirror.rescan_interval: must be between 100ms and 1h, got 50ms");
+  CHECK(errorOf("capture:\n  afxdp:\n    batch: 0\n") ==
+        "bad.yaml:3:12: capture.afxdp.batch: must be between 1 and 1024, got 0");
+  CHECK(errorOf("capture:\n  afxdp:\n    zero_copy: true\n") ==
+        "bad.yaml:3:16: capture.afxdp.zero_copy: must be one of auto, on, off, got true");
+  CHECK(errorOf("capture:\n  afxdp:\n    busy_poll: on\n") ==
+        "bad.yaml:3:16: capture.afxdp.busy_poll: expected true or false, got on");
+}
+
+TEST_CASE("cross-field checks of the live sections point at the key that was written") {
+  CHECK(errorOf("capture:\n  afxdp:\n    fill_ring: 8192\n") ==
+        "bad.yaml:3:16: capture.afxdp.fill_ring: capture.afxdp.fill_ring (8192) is more than "
+        "capture.afxdp.frames (4096): the fill ring could never be kept full; lower fill_ring or raise frames");
+  CHECK(errorOf("capture:\n  afxdp:\n    frames: 2048\n") ==
+        "bad.yaml:3:13: capture.afxdp.frames: capture.afxdp.fill_ring (4096) is more than "
+        "capture.afxdp.frames (2048): the fill ring could never be kept full; lower fill_ring or raise frames");
+  CHECK(errorOf("capture:\n  afxdp:\n    rx_ring: 64\n    batch: 128\n") ==
+        "bad.yaml:4:12: capture.afxdp.batch: capture.afxdp.batch (128) is more than capture.afxdp.rx_ring "
+        "(64): one poll cannot take more than the ring holds");
+  CHECK(errorOf("capture:\n  dpdk:\n    rx_queues: 8\n") ==
+        "bad.yaml:3:16: capture.dpdk.rx_queues: capture.dpdk.mbufs (8191) cannot fill 8 RX queue(s) × "
+        "(1024 descriptors + a burst of 32) = 8448 mbufs; raise mbufs or lower rx_queues, rx_descriptors or "
+        "burst");
+  CHECK(errorOf("capture:\n  dpdk:\n    rx_queues: 8\n    mbufs: 16383\n") == "");
+  CHECK(errorOf("capture:\n  afpacket:\n    block_size: 64MiB\n    block_count: 128\n") ==
+        "bad.yaml:4:18: capture.afpacket.block_count: capture.afpacket.block_size × block_count is 8GiB per "
+        "socket, more than 4GiB; lower one of them");
+  // A live source may list one core per capture thread; only pcap is known to have one.
+  CHECK(errorOf("capture:\n  source: afxdp\n  cores: [0, 1, 2, 3]\n") == "");
 }
 
 }  // namespace tapflow

@@ -6,7 +6,11 @@
 #include <sstream>
 #include <string>
 
+#include "capture/afpacket_source.h"
+#include "capture/afxdp_source.h"
 #include "capture/capture_stats.h"
+#include "capture/dpdk_source.h"
+#include "capture/mirror.h"
 #include "export/event_output.h"
 #include "flow/flow_table.h"
 #include "ops/metrics.h"
@@ -42,6 +46,11 @@ TEST_CASE("every metric family is documented in docs/metrics.md") {
   m.stats("defrag", DefragStats{}, none);
   m.stats("engine", EngineStats{}, none);
   m.stats("output", OutputStats{}, none);
+  m.stats("afxdp", AfXdpStats{}, none);
+  m.stats("dpdk", DpdkPortStats{}, none);
+  m.stats("dpdk_queue", DpdkQueueStats{}, none);
+  m.stats("afpacket", AfPacketStats{}, none);
+  m.stats("mirror", MirrorStats{}, none);
   std::string text = m.render();
 
   std::ifstream doc(std::string(TAPFLOW_SOURCE_DIR) + "/docs/metrics.md");
