@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/pcap_source.h"
 #include "export/flow_event.h"
 #include "packet/decoder.h"
 #include "worker/flow_engine.h"
@@ -170,24 +171,6 @@ struct PacketStore {
 
   const uint8_t* data(const PacketRef& p) const { return arena.data() + p.offset; }
 };
-
-bool linkTypeFromDlt(int dlt, LinkType& link) {
-  switch (dlt) {
-    case DLT_EN10MB: link = LinkType::kEthernet; return true;
-    case DLT_RAW: link = LinkType::kRaw; return true;
-#ifdef DLT_IPV4
-    case DLT_IPV4: link = LinkType::kIpv4; return true;
-#endif
-#ifdef DLT_IPV6
-    case DLT_IPV6: link = LinkType::kIpv6; return true;
-#endif
-    case DLT_LINUX_SLL: link = LinkType::kLinuxSll; return true;
-#ifdef DLT_LINUX_SLL2
-    case DLT_LINUX_SLL2: link = LinkType::kLinuxSll2; return true;
-#endif
-    default: return false;
-  }
-}
 
 bool loadPcap(const std::string& path, PacketStore& store, std::string& error) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};

@@ -12,7 +12,6 @@
 #include "packet/decoder.h"
 
 namespace tapflow {
-namespace {
 
 // libpcap reports DLT_* values; map the ones the decoder knows.
 bool linkTypeFromDlt(int dlt, LinkType& link) {
@@ -32,8 +31,6 @@ bool linkTypeFromDlt(int dlt, LinkType& link) {
     default: return false;
   }
 }
-
-}  // namespace
 
 struct PcapFileSource::Handle {
   pcap_t* pcap = nullptr;

@@ -12,6 +12,10 @@
 
 namespace tapflow {
 
+// Maps libpcap's DLT_* value to the link type the decoder knows; false when
+// tapflow cannot decode it. (Also used by perf/bench_engine.cc.)
+bool linkTypeFromDlt(int dlt, LinkType& link);
+
 class PcapFileSource : public PacketSource {
  public:
   // Opens the file; throws std::runtime_error naming it (and the link type
