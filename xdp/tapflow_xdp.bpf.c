@@ -116,10 +116,21 @@ static __always_inline int has_ports(__u8 proto)
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
 }
 
+/* Headers are copied out of the frame with bpf_xdp_load_bytes at a scalar
+ * offset, not read through packet pointers: a packet pointer plus a variable
+ * offset (the IPv4 header length, an IPv6 extension header's) is refused by
+ * the verifier's Spectre hardening unless the loader has CAP_PERFMON, and
+ * tapflow runs with CAP_BPF and CAP_NET_ADMIN only. The helper checks the
+ * bounds itself: 1 when `len` bytes at `off` are in the frame. */
+static __always_inline int load(struct xdp_md *ctx, __u32 off, void *buf, __u32 len)
+{
+	return bpf_xdp_load_bytes(ctx, off, buf, len) == 0;
+}
+
 /* The port and protocol sets, once the transport header is found at `l4`.
  * A fragment after the first carries no ports: it is let through to the port
  * set, as user space needs every fragment of a datagram it may want. */
-static __always_inline enum verdict match_transport(__u32 active, __u8 proto, void *l4, void *data_end,
+static __always_inline enum verdict match_transport(struct xdp_md *ctx, __u32 active, __u8 proto, __u32 l4,
 						    int later_fragment)
 {
 	if ((active & TAPFLOW_XDP_FILTER_PROTOCOLS) && !in_set(&TAPFLOW_XDP_PROTOS_MAP, proto))
@@ -131,56 +142,56 @@ static __always_inline enum verdict match_transport(__u32 active, __u8 proto, vo
 	if (later_fragment)
 		return VERDICT_MATCH;
 
-	struct l4_ports *ports = l4;
+	struct l4_ports ports;
 
-	if ((void *)(ports + 1) > data_end)
+	if (!load(ctx, l4, &ports, sizeof(ports)))
 		return VERDICT_MALFORMED;
-	tapflow_port_key sport = ports->source, dport = ports->dest;
+	tapflow_port_key sport = ports.source, dport = ports.dest;
 
 	if (bpf_map_lookup_elem(&TAPFLOW_XDP_PORTS_MAP, &sport) || bpf_map_lookup_elem(&TAPFLOW_XDP_PORTS_MAP, &dport))
 		return VERDICT_MATCH;
 	return VERDICT_PASS;
 }
 
-static __always_inline enum verdict classify_ipv4(__u32 active, void *pos, void *data_end)
+static __always_inline enum verdict classify_ipv4(struct xdp_md *ctx, __u32 active, __u32 off, __u64 frame_len)
 {
-	struct iphdr *ip = pos;
+	struct iphdr ip;
 
-	if ((void *)(ip + 1) > data_end)
+	if (!load(ctx, off, &ip, sizeof(ip)))
 		return VERDICT_MALFORMED;
-	__u32 header_len = (__u32)ip->ihl * 4;
+	__u32 header_len = (__u32)ip.ihl * 4;
 
-	if (header_len < sizeof(*ip) || pos + header_len > data_end)
+	if (header_len < sizeof(ip) || (__u64)off + header_len > frame_len)
 		return VERDICT_MALFORMED;
 
 	if (active & TAPFLOW_XDP_FILTER_CIDRS) {
 		struct tapflow_lpm_v4_key key = { .prefixlen = 32 };
 
-		__builtin_memcpy(key.addr, &ip->saddr, sizeof(key.addr));
+		__builtin_memcpy(key.addr, &ip.saddr, sizeof(key.addr));
 		if (!bpf_map_lookup_elem(&TAPFLOW_XDP_CIDR4_MAP, &key)) {
-			__builtin_memcpy(key.addr, &ip->daddr, sizeof(key.addr));
+			__builtin_memcpy(key.addr, &ip.daddr, sizeof(key.addr));
 			if (!bpf_map_lookup_elem(&TAPFLOW_XDP_CIDR4_MAP, &key))
 				return VERDICT_PASS;
 		}
 	}
-	int later_fragment = (ip->frag_off & bpf_htons(0x1fff)) != 0;
+	int later_fragment = (ip.frag_off & bpf_htons(0x1fff)) != 0;
 
-	return match_transport(active, ip->protocol, pos + header_len, data_end, later_fragment);
+	return match_transport(ctx, active, ip.protocol, off + header_len, later_fragment);
 }
 
-static __always_inline enum verdict classify_ipv6(__u32 active, void *pos, void *data_end)
+static __always_inline enum verdict classify_ipv6(struct xdp_md *ctx, __u32 active, __u32 off)
 {
-	struct ipv6hdr *ip6 = pos;
+	struct ipv6hdr ip6;
 
-	if ((void *)(ip6 + 1) > data_end)
+	if (!load(ctx, off, &ip6, sizeof(ip6)))
 		return VERDICT_MALFORMED;
 
 	if (active & TAPFLOW_XDP_FILTER_CIDRS) {
 		struct tapflow_lpm_v6_key key = { .prefixlen = 128 };
 
-		__builtin_memcpy(key.addr, &ip6->saddr, sizeof(key.addr));
+		__builtin_memcpy(key.addr, &ip6.saddr, sizeof(key.addr));
 		if (!bpf_map_lookup_elem(&TAPFLOW_XDP_CIDR6_MAP, &key)) {
-			__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+			__builtin_memcpy(key.addr, &ip6.daddr, sizeof(key.addr));
 			if (!bpf_map_lookup_elem(&TAPFLOW_XDP_CIDR6_MAP, &key))
 				return VERDICT_PASS;
 		}
@@ -189,61 +200,61 @@ static __always_inline enum verdict classify_ipv6(__u32 active, void *pos, void 
 		return VERDICT_MATCH;
 
 	/* The transport protocol is the last next-header of the extension chain. */
-	__u8 nexthdr = ip6->nexthdr;
-	void *l4 = ip6 + 1;
+	__u8 nexthdr = ip6.nexthdr;
+	__u32 l4 = off + sizeof(ip6);
 	int later_fragment = 0;
 
 #pragma unroll
 	for (int i = 0; i < TAPFLOW_XDP_MAX_IPV6_EXT_HEADERS; i++) {
 		if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING || nexthdr == IPPROTO_DSTOPTS) {
-			struct ipv6_ext_hdr *ext = l4;
+			struct ipv6_ext_hdr ext;
 
-			if ((void *)(ext + 1) > data_end)
+			if (!load(ctx, l4, &ext, sizeof(ext)))
 				return VERDICT_MALFORMED;
-			nexthdr = ext->nexthdr;
-			l4 += ((__u32)ext->hdrlen + 1) * 8;
+			nexthdr = ext.nexthdr;
+			l4 += ((__u32)ext.hdrlen + 1) * 8;
 		} else if (nexthdr == IPPROTO_AH) {
-			struct ipv6_ext_hdr *ext = l4;
+			struct ipv6_ext_hdr ext;
 
-			if ((void *)(ext + 1) > data_end)
+			if (!load(ctx, l4, &ext, sizeof(ext)))
 				return VERDICT_MALFORMED;
-			nexthdr = ext->nexthdr;
-			l4 += ((__u32)ext->hdrlen + 2) * 4;
+			nexthdr = ext.nexthdr;
+			l4 += ((__u32)ext.hdrlen + 2) * 4;
 		} else if (nexthdr == IPPROTO_FRAGMENT) {
-			struct ipv6_frag_hdr *frag = l4;
+			struct ipv6_frag_hdr frag;
 
-			if ((void *)(frag + 1) > data_end)
+			if (!load(ctx, l4, &frag, sizeof(frag)))
 				return VERDICT_MALFORMED;
-			nexthdr = frag->nexthdr;
-			later_fragment = (frag->frag_off & bpf_htons(0xfff8)) != 0;
-			l4 = frag + 1;
+			nexthdr = frag.nexthdr;
+			later_fragment = (frag.frag_off & bpf_htons(0xfff8)) != 0;
+			l4 += sizeof(frag);
 		} else {
-			return match_transport(active, nexthdr, l4, data_end, later_fragment);
+			return match_transport(ctx, active, nexthdr, l4, later_fragment);
 		}
 	}
 	/* A chain longer than the program follows: the sets cannot decide. */
 	return VERDICT_MALFORMED;
 }
 
-static __always_inline enum verdict classify(void *data, void *data_end)
+static __always_inline enum verdict classify(struct xdp_md *ctx, __u64 frame_len)
 {
-	struct ethhdr *eth = data;
+	struct ethhdr eth;
 
-	if ((void *)(eth + 1) > data_end)
+	if (!load(ctx, 0, &eth, sizeof(eth)))
 		return VERDICT_MALFORMED;
-	__be16 proto = eth->h_proto;
-	void *pos = eth + 1;
+	__be16 proto = eth.h_proto;
+	__u32 off = sizeof(eth);
 
 #pragma unroll
 	for (int i = 0; i < TAPFLOW_XDP_MAX_VLAN_TAGS; i++) {
 		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
 			break;
-		struct vlan_hdr *vlan = pos;
+		struct vlan_hdr vlan;
 
-		if ((void *)(vlan + 1) > data_end)
+		if (!load(ctx, off, &vlan, sizeof(vlan)))
 			return VERDICT_MALFORMED;
-		proto = vlan->encapsulated_proto;
-		pos = vlan + 1;
+		proto = vlan.encapsulated_proto;
+		off += sizeof(vlan);
 	}
 	/* ARP, LLDP and the like keep the host (or the test peers) working. */
 	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
@@ -256,17 +267,17 @@ static __always_inline enum verdict classify(void *data, void *data_end)
 	if (!active)
 		return VERDICT_MATCH;
 	if (proto == bpf_htons(ETH_P_IP))
-		return classify_ipv4(active, pos, data_end);
-	return classify_ipv6(active, pos, data_end);
+		return classify_ipv4(ctx, active, off, frame_len);
+	return classify_ipv6(ctx, active, off);
 }
 
 SEC("xdp")
 int TAPFLOW_XDP_PROG(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u64 bytes = data_end - data;
-	enum verdict verdict = classify(data, data_end);
+	/* Not data_end - data: subtracting two packet pointers needs
+	 * allow_ptr_leaks (CAP_PERFMON) too. */
+	__u64 bytes = bpf_xdp_get_buff_len(ctx);
+	enum verdict verdict = classify(ctx, bytes);
 
 	if (verdict == VERDICT_MATCH) {
 		/* With no socket on this queue the packet goes to the stack (XDP_PASS),

@@ -19,7 +19,7 @@ enum class Capability : uint8_t {
   kIpcLock = 14,   // lock AF_XDP UMEM beyond RLIMIT_MEMLOCK
   kSysAdmin = 21,  // stands in for CAP_BPF and CAP_PERFMON (kernels before 5.8 have only it)
   kSysResource = 24,  // raise RLIMIT_MEMLOCK past its hard limit
-  kPerfmon = 38,   // relaxed verifier checks (pointer arithmetic), freplace programs
+  kPerfmon = 38,   // relaxed verifier checks, freplace programs: no mode needs it (tapflow's programs verify without)
   kBpf = 39,       // load BPF programs and create their maps
 };
 

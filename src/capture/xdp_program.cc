@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
@@ -265,9 +266,26 @@ void XdpProgram::closeAll() {
   prog_ = nullptr;
 }
 
+int XdpProgram::detach() {
+  // By the fd this process holds, with XDP_FLAGS_REPLACE: the kernel removes
+  // the program only if it is still ours. libxdp's own detach first looks the
+  // attached program up by id (BPF_PROG_GET_FD_BY_ID), which needs
+  // CAP_SYS_ADMIN, and fails without it, leaving the program in place.
+  const __u32 mode_flag = mode_ == XdpAttachMode::kNative ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = xdp_program__fd(prog_));
+  int err = bpf_xdp_detach(ifindex_, mode_flag, &opts);
+  // EEXIST: what is attached is not our program itself but libxdp's
+  // multi-program dispatcher running it (where freplace works): libxdp
+  // knows how to take that apart.
+  if (err == -EEXIST) {
+    err = xdp_program__detach(prog_, ifindex_, mode_ == XdpAttachMode::kNative ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
+  }
+  return err;
+}
+
 XdpProgram::~XdpProgram() {
   if (attached_) {
-    int err = xdp_program__detach(prog_, ifindex_, mode_ == XdpAttachMode::kNative ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
+    int err = detach();
     if (err != 0 && int(if_nametoindex(interface_.c_str())) != ifindex_) {
       logInfo("interface gone: its XDP program went with it", {{"interface", interface_}});
     } else if (err != 0) {
@@ -281,7 +299,20 @@ XdpProgram::~XdpProgram() {
 
 void XdpProgram::replaceLeftover() {
   xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex_);
-  if (libxdp_get_error(mp) != 0 || mp == nullptr) return;  // nothing attached
+  if (long lib_err = libxdp_get_error(mp); lib_err != 0 || mp == nullptr) {
+    // Nothing attached, or a program libxdp cannot open: it opens it by id
+    // (BPF_PROG_GET_FD_BY_ID), which takes CAP_SYS_ADMIN. Without that, the
+    // name that would tell a killed tapflow's program from someone else's is
+    // out of reach, and attaching next to it fails: say so, and how to fix it.
+    LIBBPF_OPTS(bpf_xdp_query_opts, query);
+    if (bpf_xdp_query(ifindex_, 0, &query) != 0 || query.attach_mode == XDP_ATTACHED_NONE) return;
+    const uint32_t id =
+        query.prog_id != 0 ? query.prog_id : (query.drv_prog_id != 0 ? query.drv_prog_id : query.skb_prog_id);
+    throw CaptureSetupError("interface " + interface_ + " already has an XDP program (id " + std::to_string(id) +
+                            ") that tapflow cannot inspect (" + errnoText(int(lib_err != 0 ? lib_err : -ENOENT)) +
+                            "; reading another program's name needs CAP_SYS_ADMIN): if a killed tapflow left it, " +
+                            "remove it with `ip link set dev " + interface_ + " xdp off` (or xdpgeneric off)");
+  }
   auto replaced = [&](xdp_program* p) {
     logWarn("replacing a tapflow XDP program left by a previous run",
             {{"interface", interface_}, {"program_id", std::to_string(xdp_program__id(p))}});

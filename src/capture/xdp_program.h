@@ -95,6 +95,7 @@ class XdpProgram {
  private:
   void applyTargets(const XdpTargets& next);  // caller holds mutex_
   void replaceLeftover();
+  int detach();  // 0, or a negative errno
   void closeAll();
 
   std::string interface_;

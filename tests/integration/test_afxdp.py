@@ -300,8 +300,12 @@ def live_flows_case(chk, tapflow, keep):
             wire = count_pcap_frames(pcap)
             captured = live_run.metric_sum(m, "tapflow_capture_packets_total")
             redirected = live_run.metric_sum(m, "tapflow_xdp_packets_total", action="redirected")
-            chk.check("%s: every IP packet on the wire received exactly once (%d)" % (name, wire),
-                      wire > 700 and captured == wire and redirected == wire,
+            # tapflow listens before tcpdump starts and after it stops, so a
+            # stray link-local packet (IPv6 ND/MLD) may fall outside tcpdump's
+            # window: the total may exceed tcpdump's by a few, never fall short.
+            # Exactness for the test's own traffic is checked flow by flow below.
+            chk.check("%s: every IP packet on the wire received once (%d)" % (name, wire),
+                      wire > 700 and captured == redirected and wire <= captured <= wire + 3,
                       "tcpdump %d, captured %d, redirected %d" % (wire, captured, redirected))
             chk.equal("%s: no packet lacked its queue's socket" % name,
                       live_run.metric_sum(m, "tapflow_xdp_packets_total", action="redirect_failed"), 0)

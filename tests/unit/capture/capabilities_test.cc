@@ -71,8 +71,8 @@ TEST_CASE("CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON, as on kernels be
 TEST_CASE("each mode asks for the capabilities its sockets and programs need") {
   const CaptureNeeds afxdp = captureNeeds(liveOn("afxdp", "lo"));
   CHECK(afxdp.mode == "afxdp");
-  CHECK(afxdp.capabilities == std::vector<Capability>{Capability::kNetAdmin, Capability::kNetRaw, Capability::kBpf,
-                                                      Capability::kPerfmon});
+  // Not CAP_PERFMON: the XDP program verifies and detaches with CAP_BPF and CAP_NET_ADMIN.
+  CHECK(afxdp.capabilities == std::vector<Capability>{Capability::kNetAdmin, Capability::kNetRaw, Capability::kBpf});
   CHECK(afxdp.interfaces == std::vector<std::string>{"lo"});
 
   const CaptureNeeds afpacket = captureNeeds(liveOn("afpacket", "lo"));
@@ -85,7 +85,7 @@ TEST_CASE("each mode asks for the capabilities its sockets and programs need") {
   const CaptureNeeds mirror_afxdp = captureNeeds(mirror);
   CHECK(mirror_afxdp.mode == "mirror (afxdp)");
   CHECK(mirror_afxdp.capabilities ==
-        std::vector<Capability>{Capability::kNetAdmin, Capability::kBpf, Capability::kNetRaw, Capability::kPerfmon});
+        std::vector<Capability>{Capability::kNetAdmin, Capability::kBpf, Capability::kNetRaw});
   // Patterns name interfaces that may appear later: nothing to look up now.
   CHECK(mirror_afxdp.interfaces.empty());
   mirror.mirror.capture = "afpacket";
@@ -110,7 +110,7 @@ TEST_CASE("dpdk needs what its virtual devices over kernel interfaces need, and 
   CHECK(captureNeeds(c).mode == "dpdk (net_af_packet)");
   c.dpdk.eal_args = {"--vdev", "net_pcap0,iface=eth1", "--vdev", "net_af_xdp0,iface=eth1"};
   CHECK(captureNeeds(c).capabilities ==
-        std::vector<Capability>{Capability::kNetRaw, Capability::kNetAdmin, Capability::kBpf, Capability::kPerfmon});
+        std::vector<Capability>{Capability::kNetRaw, Capability::kNetAdmin, Capability::kBpf});
   CHECK(captureNeeds(c).mode == "dpdk (net_pcap, net_af_xdp)");
   c.dpdk.eal_args = {"-a", "0000:3b:00.0"};
   CHECK(captureNeeds(c).capabilities.empty());
@@ -138,16 +138,17 @@ TEST_CASE("the UMEM to lock counts every AF_XDP socket: listed queues, or every 
 TEST_CASE("a missing capability is named with the mode and how to grant it") {
   const CaptureNeeds afxdp = captureNeeds(liveOn("afxdp", "lo"));
   CHECK(missingPrivileges(afxdp, CapabilitySet(0), kUnlimited) ==
-        "afxdp capture needs CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF and CAP_PERFMON, which this process does not "
+        "afxdp capture needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF, which this process does not "
         "have: run as root, or grant them (setcap, systemd AmbientCapabilities=, or the pod's "
         "securityContext.capabilities.add)");
-  // Only what is missing is named; CAP_SYS_ADMIN covers CAP_BPF and CAP_PERFMON.
+  // Only what is missing is named; CAP_SYS_ADMIN covers CAP_BPF.
   CHECK(missingPrivileges(afxdp, CapabilitySet(bits({12, 21})), kUnlimited) ==
         "afxdp capture needs CAP_NET_RAW, which this process does not have: run as root, or grant it (setcap, "
         "systemd AmbientCapabilities=, or the pod's securityContext.capabilities.add)");
-  CHECK(missingPrivileges(afxdp, CapabilitySet(bits({12, 13, 38, 39})), kUnlimited) == "");
-  CHECK(missingPrivileges(afxdp, CapabilitySet(bits({12, 13, 39})), kUnlimited) ==
-        "afxdp capture needs CAP_PERFMON, which this process does not have: run as root, or grant it (setcap, "
+  // The documented minimal set: CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (CAP_PERFMON is not asked for).
+  CHECK(missingPrivileges(afxdp, CapabilitySet(bits({12, 13, 39})), kUnlimited) == "");
+  CHECK(missingPrivileges(afxdp, CapabilitySet(bits({12, 13, 38})), kUnlimited) ==
+        "afxdp capture needs CAP_BPF, which this process does not have: run as root, or grant it (setcap, "
         "systemd AmbientCapabilities=, or the pod's securityContext.capabilities.add)");
   const CaptureNeeds afpacket = captureNeeds(liveOn("afpacket", "lo"));
   CHECK(missingPrivileges(afpacket, CapabilitySet(0), 0) ==
@@ -163,14 +164,14 @@ TEST_CASE("a hard memlock limit below the UMEM is refused unless CAP_IPC_LOCK or
   c.afxdp.frame_size = 4096;
   const CaptureNeeds needs = captureNeeds(c);
   REQUIRE(needs.locked_bytes == 32ull << 20);
-  const CapabilitySet enough(bits({12, 13, 38, 39}));
+  const CapabilitySet enough(bits({12, 13, 39}));
   CHECK(missingPrivileges(needs, enough, 8ull << 20) ==
         "RLIMIT_MEMLOCK (hard limit 8MiB) is too low for 32MiB of AF_XDP UMEM (2 sockets x 4096 frames x 4096 bytes): raise "
         "it (ulimit -l, systemd LimitMEMLOCK=) or grant CAP_IPC_LOCK");
   CHECK(missingPrivileges(needs, enough, 32ull << 20) == "");
-  CHECK(missingPrivileges(needs, CapabilitySet(bits({12, 13, 14, 38, 39})), 64 * 1024) == "");
-  CHECK(missingPrivileges(needs, CapabilitySet(bits({12, 13, 24, 38, 39})), 64 * 1024) == "");
-  CHECK(missingPrivileges(needs, CapabilitySet(bits({12, 38, 39})), 64 * 1024) ==
+  CHECK(missingPrivileges(needs, CapabilitySet(bits({12, 13, 14, 39})), 64 * 1024) == "");
+  CHECK(missingPrivileges(needs, CapabilitySet(bits({12, 13, 24, 39})), 64 * 1024) == "");
+  CHECK(missingPrivileges(needs, CapabilitySet(bits({12, 39})), 64 * 1024) ==
         "afxdp capture needs CAP_NET_RAW, which this process does not have: run as root, or grant it (setcap, "
         "systemd AmbientCapabilities=, or the pod's securityContext.capabilities.add); also, RLIMIT_MEMLOCK "
         "(hard limit 64KiB) is too low for 32MiB of AF_XDP UMEM (2 sockets x 4096 frames x 4096 bytes): raise it (ulimit "
