@@ -196,3 +196,15 @@ def describe(flow):
 
 def packets_in(flows):
     return sum(p for f in flows.values() for p, _ in f["ends"].values())
+
+
+def start_servers(tb, settle=0.0):
+    """nginx and a UDP echo (port 7777) in the server namespace; `settle`
+    seconds let the link go quiet after address changes (MLD reports)."""
+    traffic._start_nginx(tb)
+    echo = tb.popen(tb.server_ns, [traffic.PYTHON, traffic.THIS_FILE, "udp-echo", "::", "7777"],
+                    stdout=subprocess.PIPE, text=True)
+    if echo.stdout.readline().strip() != "ready":
+        raise RuntimeError("udp echo server did not start")
+    if settle:
+        time.sleep(settle)

@@ -59,20 +59,10 @@ def make_traffic(tb):
         tb.ns_run(tb.client_ns, [traffic.PYTHON, traffic.THIS_FILE, "ping", dst, "56", "2"])
 
 
-def start_servers(tb):
-    traffic._start_nginx(tb)
-    echo = tb.popen(tb.server_ns, [traffic.PYTHON, traffic.THIS_FILE, "udp-echo", "::", "7777"],
-                    stdout=__import__("subprocess").PIPE, text=True)
-    if echo.stdout.readline().strip() != "ready":
-        raise RuntimeError("udp echo server did not start")
-    # Address changes send MLD reports for a moment; let the link go quiet.
-    time.sleep(1.0)
-
-
 def exact_case(chk, tapflow, threads, fanout, keep):
     name = "afpacket %d socket%s (%s)" % (threads, "s" if threads > 1 else "", fanout)
     with traffic.Testbed(tag="ap", queues=2) as tb:
-        start_servers(tb)
+        live_run.start_servers(tb)
         # 4 MiB of ring per socket: a 1 MiB download fits even when the
         # capture thread waits for a busy CPU.
         cfg = live_run.write_config(os.path.join(tb.workdir, "tapflow.yaml"), CONFIG.format(

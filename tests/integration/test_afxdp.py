@@ -208,16 +208,6 @@ def rx_packets(tb, ns, ifname):
     return int(tb.ns_run(ns, ["cat", "/sys/class/net/%s/statistics/rx_packets" % ifname]).stdout)
 
 
-def start_servers(tb):
-    traffic._start_nginx(tb)
-    echo = tb.popen(tb.server_ns, [traffic.PYTHON, traffic.THIS_FILE, "udp-echo", "::", "7777"],
-                    stdout=subprocess.PIPE, text=True)
-    if echo.stdout.readline().strip() != "ready":
-        raise RuntimeError("udp echo server did not start")
-    # Address changes send MLD reports for a moment; let the link go quiet.
-    time.sleep(1.0)
-
-
 def curl(tb, url, extra=()):
     """The HTTP status, or the curl error."""
     proc = tb.ns_run(tb.client_ns, ["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"]
@@ -263,7 +253,7 @@ def live_flows_case(chk, tapflow, keep):
     with traffic.Testbed(tag="xl", queues=QUEUES) as tb:
         link = MirrorLink(tb)
         try:
-            start_servers(tb)
+            live_run.start_servers(tb, settle=1.0)
             cfg = live_run.write_config(os.path.join(tb.workdir, "tapflow.yaml"),
                                         CONFIG.format(xdp_mode="auto", filter=""))
             live = live_run.LiveTapflow(tb, link.ns, tapflow, ["-c", cfg, "-i", link.cap_if],
@@ -333,7 +323,7 @@ def live_flows_case(chk, tapflow, keep):
 def filter_case(chk, tapflow):
     name = "kernel filter"
     with traffic.Testbed(tag="xf", queues=QUEUES) as tb:
-        start_servers(tb)
+        live_run.start_servers(tb, settle=1.0)
         sink = Sink(tb)
         cfg = live_run.write_config(os.path.join(tb.workdir, "tapflow.yaml"), CONFIG.format(
             xdp_mode="generic", filter="  filter:\n    ports: [%d]\n" % SINK_PORT))
@@ -386,7 +376,7 @@ def filter_case(chk, tapflow):
 def live_update_case(chk, driver):
     name = "live target update"
     with traffic.Testbed(tag="xu", queues=QUEUES) as tb:
-        start_servers(tb)
+        live_run.start_servers(tb, settle=1.0)
         sink = Sink(tb)
         d = Driver(tb, tb.server_ns, driver, ["-i", tb.server_if, "--port", str(SINK_PORT)])
         if not chk.check("%s: the driver sets up the sources" % name, d.ready, d.stderr_text()[-2000:]):

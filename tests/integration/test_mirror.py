@@ -139,15 +139,6 @@ def make_traffic(tb):
         tb.ns_run(tb.client_ns, [traffic.PYTHON, traffic.THIS_FILE, "ping", dst, "56", "2"])
 
 
-def start_servers(tb):
-    traffic._start_nginx(tb)
-    echo = tb.popen(tb.server_ns, [traffic.PYTHON, traffic.THIS_FILE, "udp-echo", "::", "7777"],
-                    stdout=__import__("subprocess").PIPE, text=True)
-    if echo.stdout.readline().strip() != "ready":
-        raise RuntimeError("udp echo server did not start")
-    time.sleep(1.0)  # MLD reports after the address changes: let the link go quiet
-
-
 def start_tapflow(tb, tapflow, interfaces, tag, threads=1, capture="afpacket"):
     cfg = live_run.write_config(os.path.join(tb.workdir, "tapflow-%s.yaml" % tag),
                                 CONFIG.format(veth=VETH, rescan=RESCAN_MS, threads=threads, capture=capture))
@@ -197,7 +188,7 @@ def check_no_loss(chk, name, m):
 def main_case(chk, tapflow):
     name = "mirror"
     with traffic.Testbed(tag="mi") as tb:
-        start_servers(tb)
+        live_run.start_servers(tb)
         # An interface that already has a clsact qdisc and someone else's filter.
         # (This kernel has act_mirred but not act_gact: the foreign filter
         # mirrors into a spare veth, and its action counts what it saw.)
@@ -278,7 +269,7 @@ def main_case(chk, tapflow):
 def leftover_case(chk, tapflow):
     name = "mirror after SIGKILL"
     with traffic.Testbed(tag="mk") as tb:
-        start_servers(tb)
+        live_run.start_servers(tb)
         first = start_tapflow(tb, tapflow, [tb.server_if], "killed")
         if not chk.check("%s: first tapflow starts" % name, first.wait_started(), first.stderr_text()[-2000:]):
             return
@@ -316,7 +307,7 @@ def afxdp_case(chk, tapflow):
     """The veth's far end captured with AF_XDP (native XDP on the veth, copy mode)."""
     name = "mirror captured with AF_XDP"
     with traffic.Testbed(tag="mx") as tb:
-        start_servers(tb)
+        live_run.start_servers(tb)
         live = start_tapflow(tb, tapflow, [tb.server_if], "afxdp", capture="afxdp")
         if not chk.check("%s: tapflow starts" % name, live.wait_started(), live.stderr_text()[-2000:]):
             return
