@@ -67,7 +67,8 @@ JsonWriter& JsonWriter::field(std::string_view name, std::string_view value) {
   return *this;
 }
 
-JsonWriter& JsonWriter::field(std::string_view name, uint64_t value) {
+template <typename Integer>
+JsonWriter& JsonWriter::integer(std::string_view name, Integer value) {
   key(name);
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof(buf), value);
@@ -75,13 +76,8 @@ JsonWriter& JsonWriter::field(std::string_view name, uint64_t value) {
   return *this;
 }
 
-JsonWriter& JsonWriter::field(std::string_view name, int64_t value) {
-  key(name);
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof(buf), value);
-  out_.append(buf, r.ptr);
-  return *this;
-}
+JsonWriter& JsonWriter::field(std::string_view name, uint64_t value) { return integer(name, value); }
+JsonWriter& JsonWriter::field(std::string_view name, int64_t value) { return integer(name, value); }
 
 JsonWriter& JsonWriter::field(std::string_view name, bool value) {
   key(name);

@@ -30,6 +30,8 @@ class JsonWriter {
   JsonWriter& timeField(std::string_view key, Timestamp ts);
 
  private:
+  template <typename Integer>
+  JsonWriter& integer(std::string_view key, Integer value);
   void separator();
   void string(std::string_view s);
 
