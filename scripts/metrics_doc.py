@@ -16,6 +16,12 @@ MODULES = [
     ("TF_FLOW_STATS", "flow", "worker"),
     ("TF_DEFRAG_STATS", "defrag", "worker"),
     ("TF_ENGINE_STATS", "engine", "worker"),
+    ("TF_APP_STATS", "analyzer", "worker"),
+    ("TF_TCP_REASSEMBLY_STATS", "tcp_reassembly", "worker"),
+    ("TF_HTTP_STATS", "http", "worker"),
+    ("TF_SIP_STATS", "sip", "worker"),
+    ("TF_DNS_STATS", "dns", "worker"),
+    ("TF_TLS_STATS", "tls", "worker"),
     ("TF_OUTPUT_STATS", "output", "output"),
     ("TF_DPDK_STATS", "dpdk", "port, device"),
     ("TF_DPDK_QUEUE_STATS", "dpdk_queue", "capture"),
@@ -24,14 +30,17 @@ MODULES = [
     ("TF_MIRROR_STATS", "mirror", "veth"),
 ]
 REASON_PREFIXES = ("malformed_", "dropped_", "ended_")
-ENTRY = re.compile(r'C\((\w+),\s*"((?:[^"\\]|\\.)*)"\)')
+# C(name, "help") where the help may be adjacent string literals over several lines.
+ENTRY = re.compile(r'C\((\w+),\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)')
+LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def stats_lists():
     text = "\n".join(p.read_text() for p in (ROOT / "src").rglob("*.h"))
     lists = {}
     for m in re.finditer(r"#define (TF_\w+_STATS)\(C\)((?:.*\\\n)*.*)", text):
-        lists[m.group(1)] = ENTRY.findall(m.group(2))
+        body = m.group(2).replace("\\\n", " ")
+        lists[m.group(1)] = [(name, "".join(LITERAL.findall(help_text))) for name, help_text in ENTRY.findall(body)]
     return lists
 
 

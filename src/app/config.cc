@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -863,6 +864,120 @@ void decodeDefrag(Decoder& d, const Field& f, DefragConfig& c) {
   if (auto v = m.take("timeout")) c.timeout = readDuration(d, *v, kSecond, 300 * kSecond);
 }
 
+void decodeTcpReassembly(Decoder& d, const Field& f, TcpReassemblyConfig& c) {
+  MapReader m(d, f,
+              {"max_flow_buffered_bytes", "max_flow_buffered_segments", "max_buffered_bytes",
+               "max_buffered_segments", "max_stream_depth"},
+              "a map of TCP reassembly settings");
+  if (auto v = m.take("max_flow_buffered_bytes")) {
+    c.max_flow_buffered_bytes = static_cast<uint32_t>(readSize(d, *v, 0, 1 * kGiB));
+  }
+  if (auto v = m.take("max_flow_buffered_segments")) c.max_flow_buffered_segments = readUint32(d, *v, 0, 1u << 20);
+  if (auto v = m.take("max_buffered_bytes")) c.max_buffered_bytes = readSize(d, *v, 0, 64 * kGiB);
+  if (auto v = m.take("max_buffered_segments")) c.max_buffered_segments = readUint32(d, *v, 0, 1u << 26);
+  if (auto v = m.take("max_stream_depth")) c.max_stream_depth = readSize(d, *v, 0, uint64_t(1) << 50);
+}
+
+std::vector<uint16_t> readPortList(Decoder& d, const Field& f) {
+  std::vector<uint16_t> ports;
+  Distinct<uint32_t> distinct;
+  for (const Field& item : readListItems(d, f, "a list of ports such as [80, 8080]", kMaxPorts)) {
+    const auto port = static_cast<uint32_t>(readInteger(d, item, 1, 65535));
+    distinct.add(d, item, port, "port " + std::to_string(port));
+    ports.push_back(static_cast<uint16_t>(port));
+  }
+  return ports;
+}
+
+// enabled and ports, which every analyzer has; the rest is the analyzer's own.
+void takeSwitch(Decoder& d, MapReader& m, AnalyzerPorts& p) {
+  if (auto v = m.take("enabled")) p.enabled = readBool(d, *v);
+  if (auto v = m.take("ports")) p.ports = readPortList(d, *v);
+}
+
+void decodeHttp(Decoder& d, const Field& f, AnalyzerPorts& p, HttpConfig& c) {
+  MapReader m(d, f,
+              {"enabled", "ports", "url", "headers", "max_header_bytes", "max_pending_requests", "max_pending_bytes",
+               "max_copied_headers"},
+              "a map of HTTP analyzer settings");
+  takeSwitch(d, m, p);
+  if (auto v = m.take("url")) {
+    const std::string mode = readOneOf(d, *v, {"full", "no_query", "drop"});
+    c.url_mode = mode == "full" ? HttpConfig::UrlMode::kFull
+                                : (mode == "no_query" ? HttpConfig::UrlMode::kNoQuery : HttpConfig::UrlMode::kDrop);
+  }
+  if (auto v = m.take("headers")) {
+    c.headers.clear();
+    Distinct<std::string> distinct;
+    for (const Field& item : readListItems(d, *v, "a list of header names such as [x-request-id]", 64)) {
+      std::string name = readString(d, item);
+      const bool token = !name.empty() && name.size() <= 64 &&
+                         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+                             std::string::npos;
+      if (!token) d.fail(item, "expected a header name (letters, digits, - and _), got " + describe(item.node));
+      for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      distinct.add(d, item, name, "header " + name);
+      c.headers.push_back(name);
+    }
+  }
+  if (auto v = m.take("max_header_bytes")) c.max_header_bytes = static_cast<uint32_t>(readSize(d, *v, 256, kMiB));
+  if (auto v = m.take("max_pending_requests")) c.max_pending_requests = readUint32(d, *v, 1, 1024);
+  if (auto v = m.take("max_pending_bytes")) c.max_pending_bytes = static_cast<uint32_t>(readSize(d, *v, 1 * kKiB, 16 * kMiB));
+  if (auto v = m.take("max_copied_headers")) c.max_copied_headers = readUint32(d, *v, 0, 64);
+}
+
+void decodeSip(Decoder& d, const Field& f, AnalyzerPorts& p, SipConfig& c) {
+  MapReader m(d, f,
+              {"enabled", "ports", "user_privacy", "hash_salt", "max_message_bytes", "max_calls", "call_timeout",
+               "setup_timeout", "linger"},
+              "a map of SIP analyzer settings");
+  takeSwitch(d, m, p);
+  if (auto v = m.take("user_privacy")) {
+    const std::string mode = readOneOf(d, *v, {"keep", "hash", "drop"});
+    c.user_privacy = mode == "keep" ? SipConfig::UserPrivacy::kKeep
+                                    : (mode == "hash" ? SipConfig::UserPrivacy::kHash : SipConfig::UserPrivacy::kDrop);
+  }
+  if (auto v = m.take("max_message_bytes")) {
+    c.max_message_bytes = static_cast<uint32_t>(readSize(d, *v, 1 * kKiB, kMiB));
+  }
+  if (auto v = m.take("max_calls")) c.max_calls = readUint32(d, *v, 1, 1u << 24);
+  if (auto v = m.take("call_timeout")) c.call_timeout = readDuration(d, *v, kSecond, 7 * 24 * kHour);
+  if (auto v = m.take("setup_timeout")) c.setup_timeout = readDuration(d, *v, kSecond, 24 * kHour);
+  if (auto v = m.take("linger")) c.linger = readDuration(d, *v, 0, kHour);
+  if (auto v = m.take("hash_salt")) c.hash_salt = readString(d, *v);
+}
+
+void decodeDns(Decoder& d, const Field& f, AnalyzerPorts& p, DnsConfig& c) {
+  MapReader m(d, f,
+              {"enabled", "ports", "max_pending_queries", "max_answers", "query_timeout", "max_tcp_message",
+               "max_answer_text"},
+              "a map of DNS analyzer settings");
+  takeSwitch(d, m, p);
+  if (auto v = m.take("max_pending_queries")) c.max_pending_queries = readUint32(d, *v, 1, 1024);
+  if (auto v = m.take("max_answers")) c.max_answers = readUint32(d, *v, 0, 256);
+  if (auto v = m.take("query_timeout")) c.query_timeout = readDuration(d, *v, 100 * kMillisecond, kHour);
+  if (auto v = m.take("max_tcp_message")) c.max_tcp_message = static_cast<uint32_t>(readSize(d, *v, 512, 65535));
+  if (auto v = m.take("max_answer_text")) {
+    c.max_answer_text = static_cast<uint32_t>(readSize(d, *v, 1 * kKiB, kMiB));
+  }
+}
+
+void decodeTls(Decoder& d, const Field& f, AnalyzerPorts& p, TlsConfig& c) {
+  MapReader m(d, f, {"enabled", "ports", "max_hello_bytes"}, "a map of TLS analyzer settings");
+  takeSwitch(d, m, p);
+  if (auto v = m.take("max_hello_bytes")) c.max_hello_bytes = static_cast<uint32_t>(readSize(d, *v, 512, kMiB));
+}
+
+void decodeAnalyzers(Decoder& d, const Field& f, AppLayerConfig& c) {
+  MapReader m(d, f, {"max_sessions", "http", "sip", "dns", "tls"},
+              "a map of analyzer settings (max_sessions, http, sip, dns, tls)");
+  if (auto v = m.take("max_sessions")) c.max_sessions = readUint32(d, *v, 1, 1u << 24);
+  if (auto v = m.take("http")) decodeHttp(d, *v, c.http_ports, c.http);
+  if (auto v = m.take("sip")) decodeSip(d, *v, c.sip_ports, c.sip);
+  if (auto v = m.take("dns")) decodeDns(d, *v, c.dns_ports, c.dns);
+  if (auto v = m.take("tls")) decodeTls(d, *v, c.tls_ports, c.tls);
+}
+
 void decodeOutput(Decoder& d, const Field& f, OutputConfig& o) {
   if (!f.node.IsMap()) d.fail(f, "expected a map with a type (jsonl), got " + describe(f.node));
   // The type decides which other keys are valid, so it is judged first.
@@ -1076,12 +1191,17 @@ Config decodeDocument(Decoder& d, const YAML::Node& document, const std::string&
   Config c;
   c.source_file = source_file;
   const Field root{document, "", document.Mark()};
-  MapReader m(d, root, {"capture", "workers", "flows", "defrag", "outputs", "metrics", "logging"},
-              "a map of sections (capture, workers, flows, defrag, outputs, metrics, logging)");
+  MapReader m(d, root,
+              {"capture", "workers", "flows", "defrag", "tcp_reassembly", "analyzers", "outputs", "metrics",
+               "logging"},
+              "a map of sections (capture, workers, flows, defrag, tcp_reassembly, analyzers, outputs, metrics, "
+              "logging)");
   if (auto v = m.take("capture")) decodeCapture(d, *v, c.capture);
   if (auto v = m.take("workers")) decodeWorkers(d, *v, c.workers);
   if (auto v = m.take("flows")) decodeFlows(d, *v, c.flows);
   if (auto v = m.take("defrag")) decodeDefrag(d, *v, c.defrag);
+  if (auto v = m.take("tcp_reassembly")) decodeTcpReassembly(d, *v, c.analyzers.tcp);
+  if (auto v = m.take("analyzers")) decodeAnalyzers(d, *v, c.analyzers);
   if (auto v = m.take("outputs")) decodeOutputs(d, *v, c.outputs);
   if (auto v = m.take("metrics")) decodeMetrics(d, *v, c.metrics);
   if (auto v = m.take("logging")) decodeLogging(d, *v, c.logging);

@@ -10,6 +10,7 @@
 
 #include "packet/timestamp.h"
 #include "reassembly/ip_defrag.h"
+#include "worker/app_layer.h"
 
 namespace tapflow {
 
@@ -114,6 +115,8 @@ struct Config {
   WorkerConfig workers;
   FlowConfig flows;
   DefragConfig defrag;
+  // tcp_reassembly is analyzers.tcp here: the streams exist for the analyzers.
+  AppLayerConfig analyzers;
   std::vector<OutputConfig> outputs{OutputConfig{}};
   MetricsConfig metrics;
   LoggingConfig logging;

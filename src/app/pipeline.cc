@@ -117,6 +117,21 @@ void registerMetrics(MetricsRegistry& registry, const std::vector<std::unique_pt
               double(e.defrag().datagramsInProgress()));
       m.gauge("tapflow_defrag_bytes_held", "Fragment bytes held for reassembly", labels,
               double(e.defrag().bytesHeld()));
+      if (const AppLayer* app = w->app()) {
+        m.stats("analyzer", app->stats(), labels);
+        m.stats("tcp_reassembly", app->tcp().stats(), labels);
+        m.stats("http", app->httpStats(), labels);
+        m.stats("sip", app->sipStats(), labels);
+        m.stats("dns", app->dnsStats(), labels);
+        m.stats("tls", app->tlsStats(), labels);
+        m.gauge("tapflow_tcp_reassembly_buffered_bytes", "Out-of-order TCP bytes held for reassembly", labels,
+                double(app->tcp().bufferedBytes()));
+        m.gauge("tapflow_tcp_reassembly_buffered_segments", "Out-of-order TCP segments held for reassembly",
+                labels, double(app->tcp().bufferedSegments()));
+        m.gauge("tapflow_tcp_reassembly_memory_bytes",
+                "Reassembly blocks in use, in bytes (what tcp_reassembly.max_buffered_bytes caps)", labels,
+                double(app->tcp().memoryBytes()));
+      }
     }
   });
   registry.add([&outputs](MetricsWriter& m) {
@@ -166,8 +181,12 @@ int runPipeline(const Config& config, RunMode mode) {
   std::vector<Worker*> worker_ptrs;
   FlowTableConfig flows = flowTableConfig(config.flows);
   const size_t inbox_capacity = size_t(config.workers.queue_batches) * sources.size();
+  // With every analyzer off, workers skip TCP reassembly altogether.
+  const AppLayerConfig& a = config.analyzers;
+  const bool any_analyzer = a.http_ports.enabled || a.sip_ports.enabled || a.dns_ports.enabled || a.tls_ports.enabled;
   for (uint32_t i = 0; i < worker_count; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, flows, config.defrag, output_ptrs, inbox_capacity));
+    workers.push_back(std::make_unique<Worker>(i, flows, config.defrag, any_analyzer ? &a : nullptr, output_ptrs,
+                                               inbox_capacity));
     worker_ptrs.push_back(workers.back().get());
     // Live traffic can pause: idle workers then expire flows on the wall clock.
     workers.back()->setLiveClock(!offline);

@@ -2,21 +2,11 @@
 
 #include <charconv>
 
+#include "export/event_common.h"
 #include "export/json_writer.h"
 
 namespace tapflow {
 namespace {
-
-const char* transportName(uint8_t proto) {
-  switch (proto) {
-    case 1: return "icmp";
-    case 6: return "tcp";
-    case 17: return "udp";
-    case 58: return "ipv6-icmp";
-    case 132: return "sctp";
-    default: return nullptr;
-  }
-}
 
 // TCP flags in the order tcpdump prints them, one letter each.
 void tcpFlagsText(uint8_t flags, char out[9]) {
@@ -56,49 +46,22 @@ void writeTcpDirection(JsonWriter& w, const char* name, const FlowDirection& d) 
 
 void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out) {
   const FlowKey& key = flow.key;
-  // The client's direction is dir[flow.client]; dir[0] runs lo → hi.
-  const bool client_is_lo = flow.client == 0;
-  const IpAddress& client_ip = client_is_lo ? key.lo : key.hi;
-  const IpAddress& server_ip = client_is_lo ? key.hi : key.lo;
-  const uint16_t client_port = client_is_lo ? key.port_lo : key.port_hi;
-  const uint16_t server_port = client_is_lo ? key.port_hi : key.port_lo;
+  const FlowEnds ends = flowEnds(flow);
   const FlowDirection& c = flow.clientDir();
   const FlowDirection& s = flow.serverDir();
 
-  char community_id[kCommunityIdLength + 1];
-  communityId(key, community_id);
-
   JsonWriter w(out);
-  w.beginObject();
-  w.field("schema", kEventSchemaVersion);
-  w.field("type", "flow");
-
-  w.beginObject("event")
-      .timeField("start", flow.record_start)
-      .timeField("end", flow.last_ts)
-      .field("duration", int64_t(flow.last_ts - flow.record_start))
-      .field("reason", flowEndReasonName(reason))
-      .endObject();
+  beginEvent(w, "flow", flow.record_start, flow.last_ts);
+  w.field("reason", flowEndReasonName(reason)).endObject();
 
   w.beginObject("network");
-  w.field("community_id", std::string_view(community_id));
-  char proto_number[4];
-  *std::to_chars(proto_number, proto_number + 3, unsigned(key.proto)).ptr = '\0';
-  const char* transport = transportName(key.proto);
-  w.field("transport", transport ? std::string_view(transport) : std::string_view(proto_number));
-  w.field("iana_number", std::string_view(proto_number));
-  w.field("type", key.ip_version == 4 ? "ipv4" : "ipv6");
+  writeNetworkIdentity(w, key);
   w.field("packets", c.packets + s.packets).field("bytes", c.bytes + s.bytes);
-  if (flow.vlan_count > 0) {
-    w.beginObject("vlan").field("id", unsigned(flow.vlan_ids[0])).endObject();
-    if (flow.vlan_count > 1) {
-      w.beginObject("inner").beginObject("vlan").field("id", unsigned(flow.vlan_ids[1])).endObject().endObject();
-    }
-  }
+  writeVlans(w, flow);
   w.endObject();
 
-  writeEndpoint(w, "source", client_ip, client_port, flow, c);
-  writeEndpoint(w, "destination", server_ip, server_port, flow, s);
+  writeEndpoint(w, "source", *ends.client_ip, ends.client_port, flow, c);
+  writeEndpoint(w, "destination", *ends.server_ip, ends.server_port, flow, s);
 
   if (key.proto == 1 || key.proto == 58) {
     w.beginObject("icmp").field("type", unsigned(flow.icmp_type)).field("code", unsigned(flow.icmp_code)).endObject();
@@ -119,12 +82,7 @@ void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::st
     w.endObject();
   }
 
-  if (flow.tunnel.type != TunnelType::kNone) {
-    w.beginObject("tunnel").field("type", tunnelTypeName(flow.tunnel.type)).field("id", unsigned(flow.tunnel.id));
-    w.beginObject("source").ipField("ip", flow.tunnel.outer_src, flow.tunnel.outer_ip_version).endObject();
-    w.beginObject("destination").ipField("ip", flow.tunnel.outer_dst, flow.tunnel.outer_ip_version).endObject();
-    w.endObject();
-  }
+  writeTunnel(w, flow);
   w.endObject();
 }
 

@@ -4,12 +4,10 @@
 
 #include <string>
 
+#include "export/event_common.h"
 #include "flow/flow.h"
 
 namespace tapflow {
-
-// Version of the event schema; bumped on any incompatible change.
-constexpr int kEventSchemaVersion = 1;
 
 // Appends one JSON object (no newline) describing a flow record to `out`.
 void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out);

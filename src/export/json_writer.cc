@@ -35,6 +35,105 @@ void JsonWriter::string(std::string_view s) {
   out_.push_back('"');
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one
+// (overlong forms, surrogates and code points past U+10FFFF included).
+size_t utf8SequenceLength(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b0 = byte(i);
+  const auto continuation = [&](size_t k) { return k < s.size() && (byte(k) & 0xC0) == 0x80; };
+  if (b0 >= 0xC2 && b0 <= 0xDF) return continuation(i + 1) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (!continuation(i + 1) || !continuation(i + 2)) return 0;
+    const unsigned char b1 = byte(i + 1);
+    if (b0 == 0xE0 && b1 < 0xA0) return 0;  // overlong
+    if (b0 == 0xED && b1 >= 0xA0) return 0;  // surrogate
+    return 3;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (!continuation(i + 1) || !continuation(i + 2) || !continuation(i + 3)) return 0;
+    const unsigned char b1 = byte(i + 1);
+    if (b0 == 0xF0 && b1 < 0x90) return 0;  // overlong
+    if (b0 == 0xF4 && b1 >= 0x90) return 0;  // past U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void JsonWriter::text(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  if (i == s.size()) {
+    string(s);  // the common case: plain ASCII
+    return;
+  }
+  // Rebuild with invalid bytes replaced, then escape as usual.
+  std::string clean(s.substr(0, i));
+  while (i < s.size()) {
+    const unsigned char u = static_cast<unsigned char>(s[i]);
+    if (u < 0x80) {
+      clean.push_back(char(u));
+      ++i;
+    } else if (size_t n = utf8SequenceLength(s, i)) {
+      clean.append(s.substr(i, n));
+      i += n;
+    } else {
+      clean.append("\xEF\xBF\xBD");  // U+FFFD
+      ++i;
+    }
+  }
+  string(clean);
+}
+
+JsonWriter& JsonWriter::textField(std::string_view name, std::string_view value) {
+  key(name);
+  text(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::beginArray(std::string_view name) {
+  key(name);
+  out_.push_back('[');
+  first_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::endArray() {
+  out_.push_back(']');
+  first_ = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::element(uint64_t value) {
+  separator();
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), value);
+  out_.append(buf, r.ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::textElement(std::string_view value) {
+  separator();
+  text(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::ipElement(const IpAddress& ip, uint8_t version) {
+  char buf[46];
+  formatIp(ip, version, buf);
+  separator();
+  string(std::string_view(buf));
+  return *this;
+}
+
+JsonWriter& JsonWriter::beginObjectElement() {
+  separator();
+  return beginObject();
+}
+
 JsonWriter& JsonWriter::beginObject() {
   out_.push_back('{');
   first_ = true;

@@ -74,6 +74,10 @@ struct Flow {
   uint8_t vlan_count = 0;
   TunnelInfo tunnel;
 
+  // The analyzer session of this flow (the worker's AppLayer owns it).
+  uint8_t app_state = 0;           // AppLayer's: undecided, analyzed, or nothing to analyze
+  uint32_t app_session = 0xFFFFFFFF;
+
   const FlowDirection& clientDir() const { return dir[client]; }
   const FlowDirection& serverDir() const { return dir[client ^ 1]; }
 };

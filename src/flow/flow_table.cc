@@ -66,7 +66,7 @@ FlowTable::FlowTable(const FlowTableConfig& config, FlowRecordSink& sink)
   bucket_mask_ = buckets - 1;
 }
 
-void FlowTable::update(const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash, uint32_t packets,
+Flow& FlowTable::update(const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash, uint32_t packets,
                        uint64_t bytes, Timestamp earliest) {
   stats_.packets.add(packets);
   uint32_t index = buckets_[hash & bucket_mask_];
@@ -104,6 +104,7 @@ void FlowTable::update(const DecodedPacket& pkt, const FlowKey& key, bool forwar
     }
   }
   account(pool_[index], pkt, forward, packets, bytes);
+  return pool_[index];
 }
 
 uint32_t FlowTable::allocate() {

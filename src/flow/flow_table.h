@@ -62,8 +62,9 @@ class FlowTable {
 
   // Accounts a packet to its flow, creating the flow if needed. A reassembled
   // datagram stands for `packets` wire packets of `bytes` IP bytes, the first
-  // of which arrived at `earliest` (0: pkt.ts).
-  void update(const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash, uint32_t packets,
+  // of which arrived at `earliest` (0: pkt.ts). Returns the flow, valid until
+  // the next call that can end flows.
+  Flow& update(const DecodedPacket& pkt, const FlowKey& key, bool forward, uint64_t hash, uint32_t packets,
               uint64_t bytes, Timestamp earliest = 0);
 
   // Ends flows idle (or closed) for longer than their timeout at `now`.

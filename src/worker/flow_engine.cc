@@ -6,8 +6,16 @@
 
 namespace tapflow {
 
-FlowEngine::FlowEngine(const FlowTableConfig& flows, const DefragConfig& defrag, FlowRecordSink& sink)
-    : flows_(flows, sink), defrag_(defrag) {}
+FlowEngine::FlowEngine(const FlowTableConfig& flows, const DefragConfig& defrag, FlowRecordSink& sink,
+                       AppLayer* app)
+    : sink_(sink), app_(app), flows_(flows, *this), defrag_(defrag) {}
+
+void FlowEngine::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
+  // The analyzers' last events (pending transactions) go out before the
+  // flow's final record. The flow is being ended: its app fields are ours.
+  if (final && app_) app_->onFlowEnd(const_cast<Flow&>(flow));
+  sink_.onFlowRecord(flow, reason, final);
+}
 
 void FlowEngine::process(const DecodedPacket* packets, size_t count) {
   count = std::min(count, kMaxBurst);
@@ -27,7 +35,8 @@ void FlowEngine::process(const DecodedPacket* packets, size_t count) {
     if (p.is_fragment) {
       processFragment(p);
     } else {
-      flows_.update(p, keys_[i], forward_[i], hashes_[i], 1, p.ip_total_len);
+      Flow& flow = flows_.update(p, keys_[i], forward_[i], hashes_[i], 1, p.ip_total_len);
+      if (app_) app_->onPacket(flow, p, forward_[i]);
     }
   }
   advanceTime(now_);
@@ -58,19 +67,22 @@ void FlowEngine::processFragment(const DecodedPacket& fragment) {
   }
   FlowKey key;
   bool forward = makeFlowKey(whole, flows_.vlanInKey(), key);
-  flows_.update(whole, key, forward, flowKeyHash(key), datagram.fragment_count, datagram.fragment_ip_bytes,
-                datagram.first_ts);
+  Flow& flow = flows_.update(whole, key, forward, flowKeyHash(key), datagram.fragment_count,
+                             datagram.fragment_ip_bytes, datagram.first_ts);
+  if (app_) app_->onPacket(flow, whole, forward);
 }
 
 void FlowEngine::advanceTime(Timestamp now) {
   now_ = std::max(now_, now);
   flows_.expire(now_);
   defrag_.expire(now_);
+  if (app_) app_->advanceTime(now_);
 }
 
 void FlowEngine::finish(Timestamp final_time, FlowEndReason reason) {
   advanceTime(final_time);
   flows_.flushAll(reason);
+  if (app_) app_->finish(final_time);
 }
 
 }  // namespace tapflow

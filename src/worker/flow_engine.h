@@ -1,6 +1,7 @@
-// What a worker does to each packet: defragment, find the flow, account it.
-// Single-threaded and allocation-free after construction; the Worker wraps it
-// with a thread and queues, and the benchmark drives it directly.
+// What a worker does to each packet: defragment, find the flow, account it,
+// and hand it to the application layer (TCP streams and analyzers) when there
+// is one. Single-threaded; the Worker wraps it with a thread and queues, and
+// the benchmark drives it directly.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +9,7 @@
 #include "flow/flow_table.h"
 #include "packet/decode_stats.h"
 #include "reassembly/ip_defrag.h"
+#include "worker/app_layer.h"
 
 namespace tapflow {
 
@@ -24,11 +26,14 @@ struct EngineStats {
   }
 };
 
-class FlowEngine {
+class FlowEngine : private FlowRecordSink {
  public:
   static constexpr size_t kMaxBurst = 256;
 
-  FlowEngine(const FlowTableConfig& flows, const DefragConfig& defrag, FlowRecordSink& sink);
+  // `app` (may be null: flows only) sees every packet after its flow is
+  // accounted, and every flow's end before `sink` gets its final record.
+  FlowEngine(const FlowTableConfig& flows, const DefragConfig& defrag, FlowRecordSink& sink,
+             AppLayer* app = nullptr);
 
   // Processes a burst of decoded packets (at most kMaxBurst) in arrival order.
   void process(const DecodedPacket* packets, size_t count);
@@ -49,7 +54,10 @@ class FlowEngine {
 
  private:
   void processFragment(const DecodedPacket& fragment);
+  void onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) override;
 
+  FlowRecordSink& sink_;
+  AppLayer* app_;
   FlowTable flows_;
   IpDefragmenter defrag_;
   DecodeStats reassembled_decode_stats_;

@@ -18,8 +18,12 @@ bool pinThisThread(int core) {
 }
 
 Worker::Worker(uint32_t id, const FlowTableConfig& flows, const DefragConfig& defrag,
-               const std::vector<EventOutput*>& outputs, size_t inbox_capacity)
-    : id_(id), engine_(flows, defrag, *this), outputs_(outputs), inbox_(inbox_capacity) {
+               const AppLayerConfig* analyzers, const std::vector<EventOutput*>& outputs, size_t inbox_capacity)
+    : id_(id),
+      app_(analyzers ? std::make_unique<AppLayer>(*analyzers, static_cast<EventPublisher&>(*this)) : nullptr),
+      engine_(flows, defrag, *this, app_.get()),
+      outputs_(outputs),
+      inbox_(inbox_capacity) {
   for (EventOutput* o : outputs_) output_tokens_.push_back(o->makeProducer());
   event_.reserve(2048);
 }
@@ -96,8 +100,12 @@ void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
   // (one small allocation per record, none per packet).
   event_.clear();
   encodeFlowEvent(flow, reason, final, event_);
+  publish(event_);
+}
+
+void Worker::publish(const std::string& event) {
   for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (outputs_[i]->publish(*output_tokens_[i], std::string(event_))) {
+    if (outputs_[i]->publish(*output_tokens_[i], std::string(event))) {
       stats_.events.add();
     } else {
       stats_.events_dropped.add();

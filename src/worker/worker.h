@@ -1,5 +1,6 @@
 // A worker thread: takes packet batches from its inbox, runs the FlowEngine,
-// returns the batches to their capture thread and publishes flow records.
+// returns the batches to their capture thread and publishes flow records and
+// analyzer events.
 // Shared-nothing: everything it writes is its own.
 #pragma once
 
@@ -33,9 +34,10 @@ struct WorkerStats {
   }
 };
 
-class Worker : private FlowRecordSink {
+class Worker : private FlowRecordSink, private EventPublisher {
  public:
-  Worker(uint32_t id, const FlowTableConfig& flows, const DefragConfig& defrag,
+  // `analyzers` null: flow records only, no TCP reassembly or analyzers.
+  Worker(uint32_t id, const FlowTableConfig& flows, const DefragConfig& defrag, const AppLayerConfig* analyzers,
          const std::vector<EventOutput*>& outputs, size_t inbox_capacity);
   ~Worker() override;
 
@@ -57,13 +59,16 @@ class Worker : private FlowRecordSink {
   size_t inboxDepth() const { return inbox_.size_approx(); }
   const WorkerStats& stats() const { return stats_; }
   const FlowEngine& engine() const { return engine_; }
+  const AppLayer* app() const { return app_.get(); }
 
  private:
   void run();
   void drain();
   void onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) override;
+  void publish(const std::string& event) override;
 
   uint32_t id_;
+  std::unique_ptr<AppLayer> app_;
   FlowEngine engine_;
   std::vector<EventOutput*> outputs_;
   std::vector<std::unique_ptr<moodycamel::ProducerToken>> output_tokens_;

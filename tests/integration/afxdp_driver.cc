@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Worker*> worker_ptrs;
   for (uint32_t i = 0; i < config.workers.count; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, flows, config.defrag, output_ptrs,
+    workers.push_back(std::make_unique<Worker>(i, flows, config.defrag, nullptr, output_ptrs,
                                                size_t(config.workers.queue_batches) * sources.size()));
     workers.back()->setLiveClock(true);
     worker_ptrs.push_back(workers.back().get());

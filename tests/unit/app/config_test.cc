@@ -360,8 +360,8 @@ TEST_CASE("an unknown key is refused at any depth, with a suggestion when it is 
   CHECK(errorOf("outputs:\n  - type: jsonl\n    brokers: k:9092\n") ==
         "bad.yaml:3:5: outputs[0].brokers: unknown key; expected one of type, path, queue_events");
   CHECK(errorOf("metrics: {enabled: true}\nkafka:\n  brokers: x\n") ==
-        "bad.yaml:2:1: kafka: unknown key; expected one of capture, workers, flows, defrag, outputs, "
-        "metrics, logging");
+        "bad.yaml:2:1: kafka: unknown key; expected one of capture, workers, flows, defrag, tcp_reassembly, "
+        "analyzers, outputs, metrics, logging");
 }
 
 TEST_CASE("a key given twice is refused at the second one") {
@@ -393,11 +393,11 @@ TEST_CASE("a value of the wrong type names what was expected and what was found"
 
 TEST_CASE("a top level that is not a map is refused") {
   CHECK(errorOf("- capture\n- workers\n") ==
-        "bad.yaml:1:1: expected a map of sections (capture, workers, flows, defrag, outputs, metrics, "
-        "logging), got a list");
+        "bad.yaml:1:1: expected a map of sections (capture, workers, flows, defrag, tcp_reassembly, "
+        "analyzers, outputs, metrics, logging), got a list");
   CHECK(errorOf("just text\n") ==
-        "bad.yaml:1:1: expected a map of sections (capture, workers, flows, defrag, outputs, metrics, "
-        "logging), got just text");
+        "bad.yaml:1:1: expected a map of sections (capture, workers, flows, defrag, tcp_reassembly, "
+        "analyzers, outputs, metrics, logging), got just text");
 }
 
 TEST_CASE("a YAML syntax error carries the parser's line and column") {
@@ -829,6 +829,34 @@ TEST_CASE("cross-field checks of the live sections point at the key that was wri
         "socket, more than 4GiB; lower one of them");
   // A live source may list one core per capture thread; only pcap is known to have one.
   CHECK(errorOf("capture:\n  source: afxdp\n  cores: [0, 1, 2, 3]\n") == "");
+}
+
+TEST_CASE("analyzer and TCP reassembly settings load, and bad ones name their key") {
+  Config c = load(
+      "tcp_reassembly:\n  max_flow_buffered_bytes: 64KiB\n  max_stream_depth: 1MiB\n"
+      "analyzers:\n  max_sessions: 1000\n"
+      "  http:\n    ports: [80, 8081]\n    url: no_query\n    headers: [X-Request-Id]\n"
+      "  sip:\n    user_privacy: hash\n    hash_salt: s3cret\n    call_timeout: 2h\n"
+      "  dns:\n    enabled: false\n"
+      "  tls:\n    max_hello_bytes: 8KiB\n");
+  CHECK(c.analyzers.tcp.max_flow_buffered_bytes == 64 * 1024);
+  CHECK(c.analyzers.tcp.max_stream_depth == 1024 * 1024);
+  CHECK(c.analyzers.max_sessions == 1000);
+  CHECK(c.analyzers.http_ports.ports == std::vector<uint16_t>{80, 8081});
+  CHECK(c.analyzers.http.url_mode == HttpConfig::UrlMode::kNoQuery);
+  CHECK(c.analyzers.http.headers == std::vector<std::string>{"x-request-id"});
+  CHECK(c.analyzers.sip.user_privacy == SipConfig::UserPrivacy::kHash);
+  CHECK(c.analyzers.sip.hash_salt == "s3cret");
+  CHECK(c.analyzers.sip.call_timeout == 2 * 3600 * kNanosPerSecond);
+  CHECK_FALSE(c.analyzers.dns_ports.enabled);
+  CHECK(c.analyzers.tls.max_hello_bytes == 8192);
+
+  CHECK(errorOf("analyzers:\n  http:\n    url: short\n") ==
+        "bad.yaml:3:10: analyzers.http.url: must be one of full, no_query, drop, got short");
+  CHECK(errorOf("analyzers:\n  sip:\n    ports: [5060, 5060]\n") ==
+        "bad.yaml:3:19: analyzers.sip.ports[1]: port 5060 is already listed at analyzers.sip.ports[0]");
+  CHECK(errorOf("tcp_reassembly:\n  max_buffered_segments: -1\n") ==
+        "bad.yaml:2:26: tcp_reassembly.max_buffered_segments: must be between 0 and 67108864, got -1");
 }
 
 }  // namespace tapflow

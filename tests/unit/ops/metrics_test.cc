@@ -16,6 +16,7 @@
 #include "ops/metrics.h"
 #include "packet/decode_stats.h"
 #include "reassembly/ip_defrag_stats.h"
+#include "worker/app_layer.h"
 #include "worker/flow_engine.h"
 #include "worker/worker.h"
 
@@ -51,6 +52,12 @@ TEST_CASE("every metric family is documented in docs/metrics.md") {
   m.stats("dpdk_queue", DpdkQueueStats{}, none);
   m.stats("afpacket", AfPacketStats{}, none);
   m.stats("mirror", MirrorStats{}, none);
+  m.stats("analyzer", AppStats{}, none);
+  m.stats("tcp_reassembly", TcpReassemblyStats{}, none);
+  m.stats("http", HttpStats{}, none);
+  m.stats("sip", SipStats{}, none);
+  m.stats("dns", DnsStats{}, none);
+  m.stats("tls", TlsStats{}, none);
   std::string text = m.render();
 
   std::ifstream doc(std::string(TAPFLOW_SOURCE_DIR) + "/docs/metrics.md");

@@ -45,7 +45,7 @@ std::multiset<std::string> runWith(uint32_t worker_count, const std::vector<Deco
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<Worker*> ptrs;
   for (uint32_t i = 0; i < worker_count; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, FlowTableConfig{}, DefragConfig{}, std::vector<EventOutput*>{&output}, 64));
+    workers.push_back(std::make_unique<Worker>(i, FlowTableConfig{}, DefragConfig{}, nullptr, std::vector<EventOutput*>{&output}, 64));
     ptrs.push_back(workers.back().get());
     workers.back()->start(-1);
   }
@@ -84,7 +84,7 @@ TEST_CASE("a live hand-off with no free batch drops and counts instead of waitin
   static uint8_t bytes[60] = {};
   std::vector<std::string> lines;
   EventOutput output("memory", std::make_unique<MemorySink>(&lines), 16, FullQueuePolicy::kDrop);
-  Worker worker(0, FlowTableConfig{}, DefragConfig{}, {&output}, 8);  // never started: nothing drains
+  Worker worker(0, FlowTableConfig{}, DefragConfig{}, nullptr, {&output}, 8);  // never started: nothing drains
   HandoffConfig hc;
   hc.batches_per_worker = 2;
   hc.batch_packets = 4;
@@ -101,7 +101,7 @@ TEST_CASE("while the batch pool runs low, one-packet bursts share a batch instea
   static uint8_t bytes[60] = {};
   std::vector<std::string> lines;
   EventOutput output("memory", std::make_unique<MemorySink>(&lines), 16, FullQueuePolicy::kDrop);
-  Worker worker(0, FlowTableConfig{}, DefragConfig{}, {&output}, 8);  // stalled: never started
+  Worker worker(0, FlowTableConfig{}, DefragConfig{}, nullptr, {&output}, 8);  // stalled: never started
   HandoffConfig hc;
   hc.batches_per_worker = 4;
   hc.batch_packets = 64;

@@ -1,0 +1,25 @@
+// Analyzer results as JSON events (schema in docs/events.md): one object per
+// HTTP transaction, SIP message, SIP call, DNS transaction and TLS handshake,
+// each with the envelope and network identity of its flow.
+#pragma once
+
+#include <string>
+
+#include "flow/flow.h"
+#include "proto/dns/dns_session.h"
+#include "proto/http/http_session.h"
+#include "proto/sip/sip_analyzer.h"
+#include "proto/tls/tls_session.h"
+
+namespace tapflow {
+
+void encodeHttpEvent(const Flow& flow, const HttpTransaction& t, std::string& out);
+// source is the message's sender.
+void encodeSipMessageEvent(const Flow& flow, const SipMessage& m, std::string& out);
+// `flow` is the flow whose message ended the call, or nullptr when a timeout
+// or the end of input did (the event then has no network fields).
+void encodeSipCallEvent(const Flow* flow, const SipCall& c, std::string& out);
+void encodeDnsEvent(const Flow& flow, const DnsTransaction& t, std::string& out);
+void encodeTlsEvent(const Flow& flow, const TlsHello& h, std::string& out);
+
+}  // namespace tapflow
