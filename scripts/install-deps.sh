@@ -13,7 +13,7 @@ build_packages=(
 # Peers and ground truth for tests and benchmarks (real programs, never mocks).
 test_packages=(
   tshark tcpdump iproute2 python3-scapy nginx-light curl dnsmasq dnsutils
-  sip-tester libndpi-bin heaptrack python3-jsonschema
+  sip-tester libndpi-bin heaptrack python3-jsonschema openssl
 )
 
 want=("${build_packages[@]}")
