@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-45}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 # CI shells may start without the sbin directories, where ip, tc, sysctl,
 # nginx and dnsmasq live on Debian.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"

@@ -10,12 +10,12 @@ namespace tapflow {
 namespace {
 
 // The network object and both ends, for events that belong to a flow.
-void writeFlowIdentity(JsonWriter& w, const Flow& flow, bool from_client) {
+void writeFlowIdentity(JsonWriter& w, const EventFlow& f, bool from_client) {
   w.beginObject("network");
-  writeNetworkIdentity(w, flow.key);
-  writeVlans(w, flow);
+  writeNetworkIdentity(w, f.flow.key, f.community_id);
+  writeVlans(w, f.flow);
   w.endObject();
-  writeEndpoints(w, flow, from_client);
+  writeEndpoints(w, f.flow, from_client);
 }
 
 int64_t micros(Timestamp from, Timestamp to) { return int64_t((to - from) / 1000); }
@@ -50,7 +50,7 @@ void writeHeaders(JsonWriter& w, const HttpHeader* headers, size_t begin, size_t
 
 }  // namespace
 
-void encodeHttpEvent(const Flow& flow, const HttpTransaction& t, std::string& out) {
+void encodeHttpEvent(const EventFlow& flow, const HttpTransaction& t, std::string& out) {
   const Timestamp start = t.has_request ? t.request_ts : t.response_ts;
   const Timestamp end = t.has_response ? std::max(t.response_end_ts, t.response_ts) : start;
   JsonWriter w(out);
@@ -89,11 +89,11 @@ void encodeHttpEvent(const Flow& flow, const HttpTransaction& t, std::string& ou
     w.endObject();
   }
   if (!t.user_agent.empty()) w.beginObject("user_agent").textField("original", t.user_agent).endObject();
-  writeTunnel(w, flow);
+  writeTunnel(w, flow.flow);
   w.endObject();
 }
 
-void encodeSipMessageEvent(const Flow& flow, const SipMessage& m, std::string& out) {
+void encodeSipMessageEvent(const EventFlow& flow, const SipMessage& m, std::string& out) {
   JsonWriter w(out);
   beginEvent(w, "sip", m.ts, m.ts);
   w.endObject();
@@ -133,11 +133,11 @@ void encodeSipMessageEvent(const Flow& flow, const SipMessage& m, std::string& o
     w.endArray();
   }
   w.endObject();
-  writeTunnel(w, flow);
+  writeTunnel(w, flow.flow);
   w.endObject();
 }
 
-void encodeSipCallEvent(const Flow* flow, const SipCall& c, std::string& out) {
+void encodeSipCallEvent(const EventFlow* flow, const SipCall& c, std::string& out) {
   JsonWriter w(out);
   beginEvent(w, "sip_call", c.invite_ts, std::max(c.end_ts, c.invite_ts));
   w.endObject();
@@ -160,7 +160,7 @@ void encodeSipCallEvent(const Flow* flow, const SipCall& c, std::string& out) {
   if (c.answer_ts != 0 && c.end_ts >= c.answer_ts) w.field("duration_us", micros(c.answer_ts, c.end_ts));
   w.endObject();
   w.endObject();
-  if (flow) writeTunnel(w, *flow);
+  if (flow) writeTunnel(w, flow->flow);
   w.endObject();
 }
 
@@ -178,7 +178,7 @@ void writeDnsType(JsonWriter& w, const char* key, uint16_t type) {
 
 }  // namespace
 
-void encodeDnsEvent(const Flow& flow, const DnsTransaction& t, std::string& out) {
+void encodeDnsEvent(const EventFlow& flow, const DnsTransaction& t, std::string& out) {
   const Timestamp start = t.has_query ? t.query_ts : t.response_ts;
   const Timestamp end = t.has_response ? t.response_ts : start;
   JsonWriter w(out);
@@ -237,7 +237,7 @@ void encodeDnsEvent(const Flow& flow, const DnsTransaction& t, std::string& out)
     w.beginArray("header_flags").textElement("RD").endArray();
   }
   w.endObject();
-  writeTunnel(w, flow);
+  writeTunnel(w, flow.flow);
   w.endObject();
 }
 
@@ -257,7 +257,7 @@ void writeNameOrHex(JsonWriter& w, const char* key, const char* name, uint16_t v
 
 }  // namespace
 
-void encodeTlsEvent(const Flow& flow, const TlsHello& h, std::string& out) {
+void encodeTlsEvent(const EventFlow& flow, const TlsHello& h, std::string& out) {
   const Timestamp start = h.has_client_hello ? h.client_hello_ts : h.server_hello_ts;
   const Timestamp end = h.has_server_hello ? h.server_hello_ts : start;
   JsonWriter w(out);
@@ -293,7 +293,7 @@ void encodeTlsEvent(const Flow& flow, const TlsHello& h, std::string& out) {
     if (!h.ja3s_hash.empty()) w.beginObject("server").field("ja3s", h.ja3s_hash).endObject();
   }
   w.endObject();
-  writeTunnel(w, flow);
+  writeTunnel(w, flow.flow);
   w.endObject();
 }
 

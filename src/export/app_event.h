@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "flow/flow.h"
 #include "proto/dns/dns_session.h"
@@ -13,13 +14,20 @@
 
 namespace tapflow {
 
-void encodeHttpEvent(const Flow& flow, const HttpTransaction& t, std::string& out);
+// The flow an analyzer event came from, with its community id when the
+// caller keeps it (computing one costs a SHA-1; empty: computed here).
+struct EventFlow {
+  const Flow& flow;
+  std::string_view community_id;
+};
+
+void encodeHttpEvent(const EventFlow& flow, const HttpTransaction& t, std::string& out);
 // source is the message's sender.
-void encodeSipMessageEvent(const Flow& flow, const SipMessage& m, std::string& out);
+void encodeSipMessageEvent(const EventFlow& flow, const SipMessage& m, std::string& out);
 // `flow` is the flow whose message ended the call, or nullptr when a timeout
 // or the end of input did (the event then has no network fields).
-void encodeSipCallEvent(const Flow* flow, const SipCall& c, std::string& out);
-void encodeDnsEvent(const Flow& flow, const DnsTransaction& t, std::string& out);
-void encodeTlsEvent(const Flow& flow, const TlsHello& h, std::string& out);
+void encodeSipCallEvent(const EventFlow* flow, const SipCall& c, std::string& out);
+void encodeDnsEvent(const EventFlow& flow, const DnsTransaction& t, std::string& out);
+void encodeTlsEvent(const EventFlow& flow, const TlsHello& h, std::string& out);
 
 }  // namespace tapflow

@@ -30,10 +30,13 @@ void beginEvent(JsonWriter& w, const char* type, Timestamp start, Timestamp end)
   w.beginObject("event").timeField("start", start).timeField("end", end).field("duration", int64_t(end - start));
 }
 
-void writeNetworkIdentity(JsonWriter& w, const FlowKey& key) {
-  char community_id[kCommunityIdLength + 1];
-  communityId(key, community_id);
-  w.field("community_id", std::string_view(community_id));
+void writeNetworkIdentity(JsonWriter& w, const FlowKey& key, std::string_view community_id) {
+  char computed[kCommunityIdLength + 1];
+  if (community_id.empty()) {
+    communityId(key, computed);
+    community_id = computed;
+  }
+  w.field("community_id", community_id);
   char proto_number[4];
   *std::to_chars(proto_number, proto_number + 3, unsigned(key.proto)).ptr = '\0';
   const char* transport = transportName(key.proto);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "export/json_writer.h"
 #include "flow/flow.h"
@@ -31,8 +32,9 @@ const char* transportName(uint8_t proto);
 void beginEvent(JsonWriter& w, const char* type, Timestamp start, Timestamp end);
 
 // Writes community_id, transport, iana_number and type into the open
-// "network" object.
-void writeNetworkIdentity(JsonWriter& w, const FlowKey& key);
+// "network" object. `community_id` may be given when already computed (it
+// costs a SHA-1); empty: computed here.
+void writeNetworkIdentity(JsonWriter& w, const FlowKey& key, std::string_view community_id = {});
 
 // source/destination {ip, port} of an analyzer event; `from_client` says
 // whether the event's source is the flow's client.

@@ -35,6 +35,8 @@ struct AppLayer::Session {
   uint8_t probe_len = 0;
   StreamDir probe_dir = StreamDir::kToServer;
   uint32_t analyzer = kNoIndex;  // index in the pool of `kind`
+  uint8_t community_id_len = 0;  // 0: not computed yet (first event of the flow computes it)
+  char community_id[kCommunityIdLength + 1];
   Timestamp probe_ts = 0;
   uint8_t probe[kProbeBytes];
   TcpStream stream[2];  // by StreamDir
@@ -240,12 +242,15 @@ void AppLayer::onPacket(Flow& flow, const DecodedPacket& pkt, bool forward) {
       s = &sessions_[flow.app_session];
     }
     current_flow_ = &flow;
+    current_session_ = s;
     onTcp(flow, *s, pkt, dir);
     current_flow_ = nullptr;
+    current_session_ = nullptr;
   } else if (pkt.ip_proto == 17) {
     current_flow_ = &flow;
     onUdp(flow, pkt, dir);
     current_flow_ = nullptr;
+    current_session_ = nullptr;
   } else {
     flow.app_state = kSkippedFlow;
   }
@@ -289,6 +294,7 @@ void AppLayer::onUdp(Flow& flow, const DecodedPacket& pkt, StreamDir dir) {
     }
   }
   Session& s = sessions_[flow.app_session];
+  current_session_ = &s;
   if (s.kind == Kind::kDns) {
     DnsSession& dns = (*dns_)[s.analyzer];
     dns.expire(pkt.ts, *this);
@@ -364,6 +370,7 @@ void AppLayer::onFlowEnd(Flow& flow) {
   if (flow.app_state != kAnalyzedFlow) return;
   Session& s = sessions_[flow.app_session];
   current_flow_ = &flow;
+  current_session_ = &s;
   if (s.tcp) {
     // Whatever is still buffered is delivered across its holes, then each
     // direction that has not ended ends with the flow.
@@ -380,6 +387,7 @@ void AppLayer::onFlowEnd(Flow& flow) {
     default: break;
   }
   current_flow_ = nullptr;
+  current_session_ = nullptr;
   releaseSession(flow, !s.tcp);
 }
 
@@ -397,37 +405,53 @@ void AppLayer::emit() {
   publisher_.publish(event_);
 }
 
+// The running analyzer's flow, with its community id computed once per flow
+// (a SHA-1) however many events the flow has.
+EventFlow AppLayer::eventFlow() const {
+  Session& s = *current_session_;
+  if (s.community_id_len == 0) {
+    communityId(current_flow_->key, s.community_id);
+    s.community_id_len = uint8_t(std::strlen(s.community_id));
+  }
+  return EventFlow{*current_flow_, std::string_view(s.community_id, s.community_id_len)};
+}
+
 void AppLayer::onHttpTransaction(const HttpTransaction& t) {
   if (!current_flow_) return;
   event_.clear();
-  encodeHttpEvent(*current_flow_, t, event_);
+  encodeHttpEvent(eventFlow(), t, event_);
   emit();
 }
 
 void AppLayer::onSipMessage(const SipMessage& m) {
   if (!current_flow_) return;
   event_.clear();
-  encodeSipMessageEvent(*current_flow_, m, event_);
+  encodeSipMessageEvent(eventFlow(), m, event_);
   emit();
 }
 
 void AppLayer::onSipCall(const SipCall& c) {
   event_.clear();
-  encodeSipCallEvent(current_flow_, c, event_);
+  if (current_flow_) {
+    const EventFlow flow = eventFlow();
+    encodeSipCallEvent(&flow, c, event_);
+  } else {
+    encodeSipCallEvent(nullptr, c, event_);  // a timeout or the end of input ended it
+  }
   emit();
 }
 
 void AppLayer::onDnsTransaction(const DnsTransaction& t) {
   if (!current_flow_) return;
   event_.clear();
-  encodeDnsEvent(*current_flow_, t, event_);
+  encodeDnsEvent(eventFlow(), t, event_);
   emit();
 }
 
 void AppLayer::onTlsHello(const TlsHello& h) {
   if (!current_flow_) return;
   event_.clear();
-  encodeTlsEvent(*current_flow_, h, event_);
+  encodeTlsEvent(eventFlow(), h, event_);
   emit();
 }
 

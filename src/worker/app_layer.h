@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "export/app_event.h"
 #include "flow/flow.h"
 #include "ops/counter.h"
 #include "proto/dns/dns_session.h"
@@ -127,6 +128,7 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
   void onDnsTransaction(const DnsTransaction& t) override;
   void onTlsHello(const TlsHello& h) override;
   void emit();
+  EventFlow eventFlow() const;
 
   AppLayerConfig config_;
   EventPublisher& publisher_;
@@ -142,7 +144,8 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
   std::unique_ptr<Pool<TlsSession>> tls_;
   std::unique_ptr<Pool<DnsSession>> dns_;
   std::unique_ptr<Pool<SipStreamSession>> sip_streams_;
-  const Flow* current_flow_ = nullptr;  // the flow whose analyzer is running (events' network fields)
+  const Flow* current_flow_ = nullptr;   // the flow whose analyzer is running (events' network fields)
+  Session* current_session_ = nullptr;  // and its session (set whenever current_flow_ is)
   Timestamp next_sip_expiry_ = 0;
   std::string event_;  // reused encoding buffer
   AppStats stats_;

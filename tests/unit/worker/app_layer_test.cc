@@ -1,0 +1,203 @@
+// The worker's application layer end to end: packets through the FlowEngine
+// into TCP reassembly and the analyzers, events out as JSON.
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "worker/app_layer.h"
+#include "worker/flow_engine.h"
+
+using namespace tapflow;
+
+namespace {
+
+constexpr Timestamp kT0 = 1'700'000'000 * kNanosPerSecond;
+constexpr Duration kMs = 1'000'000;
+
+struct Events : EventPublisher {
+  std::vector<std::string> lines;
+  void publish(const std::string& event) override { lines.push_back(event); }
+  std::vector<std::string> ofType(const std::string& type) const {
+    std::vector<std::string> out;
+    for (const auto& l : lines) {
+      if (l.find("\"type\":\"" + type + "\"") != std::string::npos) out.push_back(l);
+    }
+    return out;
+  }
+};
+
+struct NoRecords : FlowRecordSink {
+  void onFlowRecord(const Flow&, FlowEndReason, bool) override {}
+};
+
+// Packets of TCP conversations between 10.0.0.1 and 10.0.0.2; payload bytes
+// live as long as the builder.
+class Conversation {
+ public:
+  Conversation(uint16_t client_port, uint16_t server_port) : client_port_(client_port), server_port_(server_port) {}
+
+  void handshake(Timestamp ts) {
+    add(true, tcp_flags::kSyn, "", ts);
+    add(false, tcp_flags::kSyn | tcp_flags::kAck, "", ts);
+    add(true, tcp_flags::kAck, "", ts);
+  }
+  // `data` from one side in pieces of `piece` bytes, all at `ts`.
+  void send(bool from_client, const std::string& data, size_t piece, Timestamp ts) {
+    for (size_t off = 0; off < data.size(); off += piece) {
+      add(from_client, tcp_flags::kAck | tcp_flags::kPsh, data.substr(off, piece), ts);
+    }
+  }
+  void close(Timestamp ts) {
+    add(true, tcp_flags::kFin | tcp_flags::kAck, "", ts);
+    add(false, tcp_flags::kFin | tcp_flags::kAck, "", ts);
+    add(true, tcp_flags::kAck, "", ts);
+  }
+  const std::vector<DecodedPacket>& packets() const { return packets_; }
+
+ private:
+  void add(bool from_client, uint8_t flags, std::string payload, Timestamp ts) {
+    payloads_.push_back(std::move(payload));
+    const std::string& bytes = payloads_.back();
+    DecodedPacket p;
+    p.ip_version = 4;
+    p.ip_proto = 6;
+    p.ts = ts;
+    p.l4_offset = 1;  // non-zero: a transport header is present
+    IpAddress c{}, s{};
+    c.bytes[0] = 10, c.bytes[3] = 1;
+    s.bytes[0] = 10, s.bytes[3] = 2;
+    p.src = from_client ? c : s;
+    p.dst = from_client ? s : c;
+    p.src_port = from_client ? client_port_ : server_port_;
+    p.dst_port = from_client ? server_port_ : client_port_;
+    uint32_t& seq = from_client ? client_seq_ : server_seq_;
+    const uint32_t& peer_seq = from_client ? server_seq_ : client_seq_;
+    p.tcp.flags = flags;
+    p.tcp.seq = seq;
+    p.tcp.ack = (flags & tcp_flags::kAck) ? peer_seq : 0;
+    p.tcp.window = 65535;
+    p.data = reinterpret_cast<const uint8_t*>(bytes.data());
+    p.payload_offset = 0;
+    p.payload_len = uint32_t(bytes.size());
+    p.ip_total_len = 40 + p.payload_len;
+    seq += p.payload_len + ((flags & (tcp_flags::kSyn | tcp_flags::kFin)) ? 1 : 0);
+    packets_.push_back(p);
+  }
+
+  uint16_t client_port_, server_port_;
+  uint32_t client_seq_ = 1000, server_seq_ = 5000;
+  std::deque<std::string> payloads_;
+  std::vector<DecodedPacket> packets_;
+};
+
+const std::string kRequest = "GET /status?verbose=1 HTTP/1.1\r\nHost: api.example\r\nUser-Agent: probe/1\r\n\r\n";
+const std::string kResponse = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nContent-Type: text/plain\r\n\r\nall is well";
+
+Conversation httpExchange(uint16_t server_port, size_t piece) {
+  Conversation c(40000, server_port);
+  c.handshake(kT0);
+  c.send(true, kRequest, piece, kT0 + 1 * kMs);
+  c.send(false, kResponse, piece, kT0 + 3 * kMs);
+  c.close(kT0 + 4 * kMs);
+  return c;
+}
+
+std::vector<std::string> run(const std::vector<DecodedPacket>& packets, const AppLayerConfig& config,
+                             AppStats* stats_out = nullptr) {
+  Events events;
+  NoRecords records;
+  AppLayer app(config, events);
+  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
+  for (const DecodedPacket& p : packets) engine.process(&p, 1);
+  engine.finish(packets.back().ts, FlowEndReason::kEndOfInput);
+  if (stats_out) {
+    stats_out->sessions.set(app.stats().sessions.value());
+    stats_out->sessions_dropped_full.set(app.stats().sessions_dropped_full.value());
+    stats_out->flows_http.set(app.stats().flows_http.value());
+    stats_out->flows_unrecognized.set(app.stats().flows_unrecognized.value());
+  }
+  return events.lines;
+}
+
+}  // namespace
+
+TEST_CASE("an HTTP exchange on a port no analyzer names is recognized by its first bytes") {
+  AppStats stats;
+  auto lines = run(httpExchange(9999, 1500).packets(), AppLayerConfig{}, &stats);
+  REQUIRE(lines.size() == 1);
+  const std::string& e = lines[0];
+  CHECK(e.find("\"type\":\"http\"") != std::string::npos);
+  CHECK(e.find("\"request\":{\"method\":\"GET\",\"body\":{\"bytes\":0}}") != std::string::npos);
+  CHECK(e.find("\"response\":{\"status_code\":200,\"reason\":\"OK\",\"body\":{\"bytes\":11}}") != std::string::npos);
+  CHECK(e.find("\"url\":{\"original\":\"/status?verbose=1\",\"domain\":\"api.example\"}") != std::string::npos);
+  CHECK(e.find("\"source\":{\"ip\":\"10.0.0.1\",\"port\":40000},\"destination\":{\"ip\":\"10.0.0.2\",\"port\":9999}") !=
+        std::string::npos);
+  CHECK(e.find("\"latency_us\":2000") != std::string::npos);
+  CHECK(stats.flows_http.value() == 1);
+}
+
+TEST_CASE("the same exchange in one-byte segments gives the same event, the probe bytes included") {
+  const auto whole = run(httpExchange(9999, 1500).packets(), AppLayerConfig{});
+  for (size_t piece : {1, 3, 7, 16, 17}) {
+    CAPTURE(piece);
+    CHECK(run(httpExchange(9999, piece).packets(), AppLayerConfig{}) == whole);
+    CHECK(run(httpExchange(80, piece).packets(), AppLayerConfig{}) == run(httpExchange(80, 1500).packets(), AppLayerConfig{}));
+  }
+}
+
+TEST_CASE("a TCP flow no analyzer recognizes gives its session back and emits nothing") {
+  Conversation c(40000, 6379);
+  c.handshake(kT0);
+  c.send(true, "*1\r\n$4\r\nPING\r\n", 100, kT0 + kMs);
+  c.send(false, "+PONG\r\n", 100, kT0 + 2 * kMs);
+  c.close(kT0 + 3 * kMs);
+  AppStats stats;
+  CHECK(run(c.packets(), AppLayerConfig{}, &stats).empty());
+  CHECK(stats.flows_unrecognized.value() == 1);
+}
+
+TEST_CASE("with every session taken, a new flow is not analyzed and the miss is counted") {
+  AppLayerConfig config;
+  config.max_sessions = 1;
+  // Two connections interleaved: the second one's SYN finds the only session taken.
+  Conversation first = httpExchange(80, 1500);
+  Conversation second(40001, 80);
+  second.handshake(kT0);
+  second.send(true, kRequest, 1500, kT0 + 1 * kMs);
+  second.send(false, kResponse, 1500, kT0 + 3 * kMs);
+  std::vector<DecodedPacket> packets;
+  const auto& a = first.packets();
+  const auto& b = second.packets();
+  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    if (i < a.size()) packets.push_back(a[i]);
+    if (i < b.size()) packets.push_back(b[i]);
+  }
+  AppStats stats;
+  auto lines = run(packets, config, &stats);
+  CHECK(lines.size() == 1);
+  CHECK(stats.sessions_dropped_full.value() == 1);
+}
+
+TEST_CASE("a request still unanswered when the input ends is reported without a response") {
+  Conversation c(40000, 80);
+  c.handshake(kT0);
+  c.send(true, kRequest, 1500, kT0 + kMs);
+  auto lines = run(c.packets(), AppLayerConfig{});
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find("\"method\":\"GET\"") != std::string::npos);
+  CHECK(lines[0].find("\"response\"") == std::string::npos);
+}
+
+TEST_CASE("analyzer events carry the community id of their flow") {
+  auto lines = run(httpExchange(80, 1500).packets(), AppLayerConfig{});
+  REQUIRE(lines.size() == 1);
+  // 10.0.0.1:40000 -> 10.0.0.2:80 over TCP, seed 0 (checked with the spec's reference code).
+  FlowKey key;
+  DecodedPacket p = httpExchange(80, 1500).packets()[0];
+  makeFlowKey(p, true, key);
+  char id[kCommunityIdLength + 1];
+  communityId(key, id);
+  CHECK(lines[0].find(std::string("\"community_id\":\"") + id + "\"") != std::string::npos);
+}
