@@ -10,12 +10,18 @@ namespace tapflow {
 namespace {
 
 // The network object and both ends, for events that belong to a flow.
-void writeFlowIdentity(JsonWriter& w, const EventFlow& f, bool from_client) {
-  w.beginObject("network");
-  writeNetworkIdentity(w, f.flow.key, f.community_id);
-  writeVlans(w, f.flow);
+// The envelope and, when the event has a flow, its network identity and
+// both ends; `from_client` says whether the event's source is the client.
+void beginAnalyzerEvent(JsonWriter& w, const char* type, Timestamp start, Timestamp end, const EventFlow* f,
+                        bool from_client) {
+  beginEvent(w, type, start, end);
   w.endObject();
-  writeEndpoints(w, f.flow, from_client);
+  if (!f) return;
+  w.beginObject("network");
+  writeNetworkIdentity(w, f->flow.key, f->community_id);
+  writeVlans(w, f->flow);
+  w.endObject();
+  writeEndpoints(w, f->flow, from_client);
 }
 
 int64_t micros(Timestamp from, Timestamp to) { return int64_t((to - from) / 1000); }
@@ -54,9 +60,7 @@ void encodeHttpEvent(const EventFlow& flow, const HttpTransaction& t, std::strin
   const Timestamp start = t.has_request ? t.request_ts : t.response_ts;
   const Timestamp end = t.has_response ? std::max(t.response_end_ts, t.response_ts) : start;
   JsonWriter w(out);
-  beginEvent(w, "http", start, end);
-  w.endObject();
-  writeFlowIdentity(w, flow, true);
+  beginAnalyzerEvent(w, "http", start, end, &flow, true);
 
   w.beginObject("http");
   std::string_view version = httpVersionNumber(t.has_request ? t.request_version : t.response_version);
@@ -95,9 +99,7 @@ void encodeHttpEvent(const EventFlow& flow, const HttpTransaction& t, std::strin
 
 void encodeSipMessageEvent(const EventFlow& flow, const SipMessage& m, std::string& out) {
   JsonWriter w(out);
-  beginEvent(w, "sip", m.ts, m.ts);
-  w.endObject();
-  writeFlowIdentity(w, flow, m.dir == StreamDir::kToServer);
+  beginAnalyzerEvent(w, "sip", m.ts, m.ts, &flow, m.dir == StreamDir::kToServer);
 
   w.beginObject("sip");
   if (m.is_request) {
@@ -139,9 +141,7 @@ void encodeSipMessageEvent(const EventFlow& flow, const SipMessage& m, std::stri
 
 void encodeSipCallEvent(const EventFlow* flow, const SipCall& c, std::string& out) {
   JsonWriter w(out);
-  beginEvent(w, "sip_call", c.invite_ts, std::max(c.end_ts, c.invite_ts));
-  w.endObject();
-  if (flow) writeFlowIdentity(w, *flow, true);
+  beginAnalyzerEvent(w, "sip_call", c.invite_ts, std::max(c.end_ts, c.invite_ts), flow, true);
 
   w.beginObject("sip");
   w.textField("call_id", c.call_id);
@@ -182,9 +182,7 @@ void encodeDnsEvent(const EventFlow& flow, const DnsTransaction& t, std::string&
   const Timestamp start = t.has_query ? t.query_ts : t.response_ts;
   const Timestamp end = t.has_response ? t.response_ts : start;
   JsonWriter w(out);
-  beginEvent(w, "dns", start, end);
-  w.endObject();
-  writeFlowIdentity(w, flow, true);
+  beginAnalyzerEvent(w, "dns", start, end, &flow, true);
 
   w.beginObject("dns");
   w.field("id", unsigned(t.id));
@@ -261,9 +259,7 @@ void encodeTlsEvent(const EventFlow& flow, const TlsHello& h, std::string& out) 
   const Timestamp start = h.has_client_hello ? h.client_hello_ts : h.server_hello_ts;
   const Timestamp end = h.has_server_hello ? h.server_hello_ts : start;
   JsonWriter w(out);
-  beginEvent(w, "tls", start, end);
-  w.endObject();
-  writeFlowIdentity(w, flow, true);
+  beginAnalyzerEvent(w, "tls", start, end, &flow, true);
 
   w.beginObject("tls");
   if (h.has_client_hello) {
