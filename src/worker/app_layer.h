@@ -36,7 +36,7 @@ struct AnalyzerPorts {
 };
 
 struct AppLayerConfig {
-  uint32_t max_sessions = 65536;  // analyzed flows per worker
+  uint32_t max_sessions = 16384;  // analyzed flows per worker (memory: docs/config.md)
   TcpReassemblyConfig tcp;
   AnalyzerPorts http_ports{true, {80, 8000, 8080}};
   HttpConfig http;
