@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <algorithm>
 #include <vector>
 
 #include "proto/dns/dns_name.h"
@@ -15,8 +16,8 @@ using Bytes = std::vector<uint8_t>;
 
 // A message whose first 12 bytes stand for the header, then `body`.
 Bytes message(const Bytes& body) {
-  Bytes m(kDnsHeaderLength, 0);
-  m.insert(m.end(), body.begin(), body.end());
+  Bytes m(kDnsHeaderLength + body.size(), 0);
+  std::copy(body.begin(), body.end(), m.begin() + kDnsHeaderLength);
   return m;
 }
 

@@ -2,6 +2,7 @@
 // (for compression pointers) and a sink that copies every event.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -69,8 +70,10 @@ class Msg {
   }
   size_t size() const { return b.size(); }
   Bytes tcp() const {  // with the 2-byte length prefix
-    Bytes t = {static_cast<uint8_t>(b.size() >> 8), static_cast<uint8_t>(b.size())};
-    t.insert(t.end(), b.begin(), b.end());
+    Bytes t(2 + b.size());
+    t[0] = static_cast<uint8_t>(b.size() >> 8);
+    t[1] = static_cast<uint8_t>(b.size());
+    std::copy(b.begin(), b.end(), t.begin() + 2);
     return t;
   }
 
