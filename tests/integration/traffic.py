@@ -26,6 +26,12 @@ import time
 PYTHON = "/usr/bin/python3"
 THIS_FILE = os.path.abspath(__file__)
 
+# tc, sysctl, nginx and dnsmasq live in /usr/sbin on Debian, which a CI shell's
+# PATH may lack; every test imports this module before starting anything.
+for _dir in ("/usr/local/sbin", "/usr/sbin", "/sbin"):
+    if _dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + os.pathsep + _dir
+
 # Addresses inside the test namespaces only: a private /24 and a ULA /64.
 CLIENT_V4, SERVER_V4 = "10.77.0.1", "10.77.0.2"
 CLIENT_V6, SERVER_V6 = "fd00:77::1", "fd00:77::2"
