@@ -324,7 +324,8 @@ bool DnsSession::readAnswers(const Header& h, const uint8_t* msg, size_t len, si
     }
     char* text = answer_text_.data() + text_used;
     std::memcpy(text, name_scratch_, name_len);
-    std::memcpy(text + name_len, data.data(), data.size());
+    // An empty record data view may have no pointer: memcpy wants one even for 0 bytes.
+    if (!data.empty()) std::memcpy(text + name_len, data.data(), data.size());
     text_used += name_len + data.size();
     DnsAnswer& a = answers_[i];
     a.name = std::string_view(text, name_len);
