@@ -115,7 +115,7 @@ class FlowTable {
   uint64_t bucket_mask_ = 0;
   uint32_t free_head_ = kNoFlow;  // recycled slots
   uint32_t never_used_ = 0;       // slots [never_used_, capacity_) were never constructed
-  uint32_t size_ = 0;
+  Gauge<uint32_t> size_ = 0;  // read by the metrics thread
   List active_;   // by last packet time, oldest first
   List closing_;  // after FIN from both sides or RST, oldest first
   FlowStats stats_;

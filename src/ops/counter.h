@@ -21,6 +21,35 @@ class Counter {
   std::atomic<uint64_t> value_{0};
 };
 
+// A level one thread changes and others read (a table's size, bytes held):
+// relaxed loads and stores, plain moves on x86, so the metrics thread's reads
+// are not data races. Reads and writes look like the integer's own.
+template <typename T>
+class Gauge {
+ public:
+  Gauge(T value = 0) : value_(value) {}  // NOLINT: converts like the integer it stands for
+  Gauge(const Gauge&) = delete;
+  Gauge& operator=(const Gauge&) = delete;
+
+  operator T() const { return value_.load(std::memory_order_relaxed); }  // NOLINT
+  Gauge& operator=(T value) {
+    value_.store(value, std::memory_order_relaxed);
+    return *this;
+  }
+  Gauge& operator+=(T n) { return *this = T(*this + n); }
+  Gauge& operator-=(T n) { return *this = T(*this - n); }
+  Gauge& operator++() { return *this += 1; }
+  Gauge& operator--() { return *this -= 1; }
+  T operator++(int) {
+    const T before = *this;
+    *this = T(before + 1);
+    return before;
+  }
+
+ private:
+  std::atomic<T> value_;
+};
+
 // Expands a TF_*_STATS(C) list into Counter members: C(name, "help text").
 #define TF_DECLARE_COUNTER(name, help) ::tapflow::Counter name;
 

@@ -270,12 +270,12 @@ struct IpDefragmenter::Impl {
   uint32_t free_tracker_ = kNone;
   uint32_t age_head_ = kNone;  // oldest
   uint32_t age_tail_ = kNone;
-  uint32_t in_use_ = 0;
+  Gauge<uint32_t> in_use_ = 0;  // read by the metrics thread
 
   std::vector<uint32_t> pages_;
 
   uint32_t chunk_count_ = 0;
-  uint32_t free_chunk_count_ = 0;
+  Gauge<uint32_t> free_chunk_count_ = 0;  // read by the metrics thread
   std::vector<uint32_t> free_chunks_;
   std::vector<BlockBits> chunk_blocks_;  // per chunk; metadata outside the byte budget
   std::unique_ptr<uint8_t[]> arena_;

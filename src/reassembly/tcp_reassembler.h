@@ -55,6 +55,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ops/counter.h"
 #include "packet/decoded_packet.h"
 #include "packet/timestamp.h"
 #include "proto/stream.h"
@@ -218,13 +219,13 @@ class TcpReassembler {
   uint32_t segments_created_ = 0;
   uint32_t free_segment_ = 0;
   uint32_t free_segments_ = 0;
-  uint32_t segments_in_use_ = 0;
+  Gauge<uint32_t> segments_in_use_ = 0;  // read by the metrics thread
   std::vector<BlockSlab> block_slabs_;
   uint32_t blocks_created_ = 0;
   uint32_t free_block_;
   uint32_t free_blocks_ = 0;
-  uint32_t blocks_in_use_ = 0;
-  uint64_t buffered_bytes_ = 0;
+  Gauge<uint32_t> blocks_in_use_ = 0;
+  Gauge<uint64_t> buffered_bytes_ = 0;
 };
 
 }  // namespace tapflow
