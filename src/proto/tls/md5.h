@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "proto/tls/hash_blocks.h"
+
 namespace tapflow {
 
 class Md5 {
@@ -22,9 +24,7 @@ class Md5 {
   void compress(const uint8_t block[64]);
 
   uint32_t state_[4];
-  uint64_t total_bytes_;
-  uint8_t block_[64];
-  size_t block_len_;
+  HashBlocks blocks_;
 };
 
 void md5(const uint8_t* data, size_t len, uint8_t digest[Md5::kDigestBytes]);

@@ -25,8 +25,7 @@ void Sha256::reset() {
   static constexpr uint32_t kInitial[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                            0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
   std::memcpy(state_, kInitial, sizeof(state_));
-  total_bytes_ = 0;
-  block_len_ = 0;
+  blocks_.reset();
 }
 
 void Sha256::compress(const uint8_t block[64]) {
@@ -69,35 +68,11 @@ void Sha256::compress(const uint8_t block[64]) {
 }
 
 void Sha256::update(const void* data, size_t len) {
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  total_bytes_ += len;
-  if (block_len_ > 0) {
-    const size_t take = len < 64 - block_len_ ? len : 64 - block_len_;
-    std::memcpy(block_ + block_len_, p, take);
-    block_len_ += take;
-    p += take;
-    len -= take;
-    if (block_len_ < 64) return;
-    compress(block_);
-    block_len_ = 0;
-  }
-  for (; len >= 64; p += 64, len -= 64) compress(p);
-  if (len > 0) {
-    std::memcpy(block_, p, len);
-    block_len_ = len;
-  }
+  blocks_.update(data, len, [this](const uint8_t* block) { compress(block); });
 }
 
 void Sha256::finish(uint8_t digest[kDigestBytes]) {
-  // Padding: 0x80, zeros up to 56 mod 64, then the bit length big-endian.
-  const uint64_t bits = total_bytes_ * 8;
-  const uint8_t one = 0x80;
-  update(&one, 1);
-  const uint8_t zeros[64] = {};
-  update(zeros, (64 + 56 - block_len_) % 64);
-  uint8_t length[8];
-  for (int i = 0; i < 8; ++i) length[i] = uint8_t(bits >> (56 - 8 * i));
-  update(length, 8);
+  blocks_.finish(HashBlocks::LengthOrder::kBigEndian, [this](const uint8_t* block) { compress(block); });
   for (int i = 0; i < 8; ++i) {
     for (int j = 0; j < 4; ++j) digest[4 * i + j] = uint8_t(state_[i] >> (24 - 8 * j));
   }

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "proto/tls/hash_blocks.h"
+
 namespace tapflow {
 
 class Sha256 {
@@ -22,9 +24,7 @@ class Sha256 {
   void compress(const uint8_t block[64]);
 
   uint32_t state_[8];
-  uint64_t total_bytes_;
-  uint8_t block_[64];
-  size_t block_len_;
+  HashBlocks blocks_;
 };
 
 void sha256(const uint8_t* data, size_t len, uint8_t digest[Sha256::kDigestBytes]);
