@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/hex.h"
 #include "proto/tls/md5.h"
 #include "proto/tls/tls_session.h"
 
@@ -29,16 +30,6 @@ using namespace tapflow;
 
 void check(bool ok) {
   if (!ok) __builtin_trap();
-}
-
-HARNESS std::string hexOf(const uint8_t* d, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += kDigits[d[i] >> 4];
-    s += kDigits[d[i] & 15];
-  }
-  return s;
 }
 
 struct Recorder : TlsEventSink {
@@ -62,7 +53,7 @@ struct Recorder : TlsEventSink {
       if (!h.ja3.empty()) {
         uint8_t digest[Md5::kDigestBytes];
         md5(reinterpret_cast<const uint8_t*>(h.ja3.data()), h.ja3.size(), digest);
-        check(hexOf(digest, sizeof(digest)) == h.ja3_hash);
+        check(hexString(digest, sizeof(digest)) == h.ja3_hash);
       }
       check(h.ja4.empty() || (h.ja4.size() == 36 && h.ja4[0] == 't' && h.ja4[10] == '_' && h.ja4[23] == '_'));
       for (size_t i = 0; i < h.supported_version_count; ++i) check(!isTlsGrease(h.supported_versions[i]));

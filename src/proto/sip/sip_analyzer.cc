@@ -7,6 +7,7 @@
 #include <random>
 
 #include "flow/sha1.h"
+#include "ops/hex.h"
 #include "proto/sip/sip_parser.h"
 
 namespace tapflow {
@@ -111,11 +112,7 @@ std::string_view SipAnalyzer::applyPrivacy(std::string_view uri) {
     std::memcpy(hash_input_.data() + salt_len, user.data(), user.size());
     uint8_t digest[20];
     sha1(hash_input_.data(), salt_len + user.size(), digest);
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (size_t i = 0; i < kDigestHexChars / 2; ++i) {
-      digest_hex[2 * i] = kHex[digest[i] >> 4];
-      digest_hex[2 * i + 1] = kHex[digest[i] & 15];
-    }
+    hexEncode(digest, kDigestHexChars / 2, digest_hex);
     digest_len = kDigestHexChars;
   }
   const size_t out_len = user_begin + digest_len + (uri.size() - user_end);

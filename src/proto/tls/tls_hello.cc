@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "ops/hex.h"
 #include "proto/tls/md5.h"
 #include "proto/tls/sha256.h"
 
@@ -125,10 +126,7 @@ class HashedText {
   std::string_view finishHash(char (&hex)[TlsHelloText::kHashChars]) {
     uint8_t digest[Md5::kDigestBytes];
     md5_.finish(digest);
-    for (size_t i = 0; i < sizeof(digest); ++i) {
-      hex[2 * i] = kHexDigits[digest[i] >> 4];
-      hex[2 * i + 1] = kHexDigits[digest[i] & 15];
-    }
+    hexEncode(digest, sizeof(digest), hex);
     return std::string_view(hex, sizeof(hex));
   }
 
@@ -309,10 +307,7 @@ void putTruncatedHash(Sha256& hash, bool empty, char* out) {
   }
   uint8_t digest[Sha256::kDigestBytes];
   hash.finish(digest);
-  for (size_t i = 0; i < 6; ++i) {
-    out[2 * i] = kHexDigits[digest[i] >> 4];
-    out[2 * i + 1] = kHexDigits[digest[i] & 15];
-  }
+  hexEncode(digest, 6, out);
 }
 
 void putCount(size_t count, char* out) {

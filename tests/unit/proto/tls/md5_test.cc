@@ -6,23 +6,15 @@
 #include <string>
 #include <string_view>
 
+#include "ops/hex.h"
+
 namespace tapflow {
 namespace {
-
-std::string hex(const uint8_t* d, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += kDigits[d[i] >> 4];
-    s += kDigits[d[i] & 15];
-  }
-  return s;
-}
 
 std::string md5Hex(std::string_view text) {
   uint8_t digest[Md5::kDigestBytes];
   md5(reinterpret_cast<const uint8_t*>(text.data()), text.size(), digest);
-  return hex(digest, sizeof(digest));
+  return hexString(digest, sizeof(digest));
 }
 
 TEST_CASE("md5 of the RFC 1321 test suite strings matches the published digests") {
@@ -56,7 +48,7 @@ TEST_CASE("md5 fed in uneven pieces equals md5 of the whole input") {
     }
     uint8_t digest[Md5::kDigestBytes];
     h.finish(digest);
-    CHECK(hex(digest, sizeof(digest)) == whole);
+    CHECK(hexString(digest, sizeof(digest)) == whole);
   }
 }
 

@@ -6,23 +6,15 @@
 #include <string>
 #include <string_view>
 
+#include "ops/hex.h"
+
 namespace tapflow {
 namespace {
-
-std::string hex(const uint8_t* d, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += kDigits[d[i] >> 4];
-    s += kDigits[d[i] & 15];
-  }
-  return s;
-}
 
 std::string sha256Hex(std::string_view text) {
   uint8_t digest[Sha256::kDigestBytes];
   sha256(reinterpret_cast<const uint8_t*>(text.data()), text.size(), digest);
-  return hex(digest, sizeof(digest));
+  return hexString(digest, sizeof(digest));
 }
 
 TEST_CASE("sha256 of the FIPS 180-2 examples matches the published digests") {
@@ -50,7 +42,7 @@ TEST_CASE("sha256 fed in uneven pieces equals sha256 of the whole input") {
     }
     uint8_t digest[Sha256::kDigestBytes];
     h.finish(digest);
-    CHECK(hex(digest, sizeof(digest)) == whole);
+    CHECK(hexString(digest, sizeof(digest)) == whole);
   }
 }
 
@@ -61,7 +53,7 @@ TEST_CASE("sha256 reset() starts a new digest") {
   h.update("abc", 3);
   uint8_t digest[Sha256::kDigestBytes];
   h.finish(digest);
-  CHECK(hex(digest, sizeof(digest)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(hexString(digest, sizeof(digest)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "ops/hex.h"
 #include "proto/tls/sha256.h"
 #include "tls_captured.h"
 #include "tls_test_util.h"
@@ -46,13 +47,7 @@ Bytes bodyOfRecord(const char* hex) {
 std::string sha12(std::string_view s) {
   uint8_t d[Sha256::kDigestBytes];
   sha256(reinterpret_cast<const uint8_t*>(s.data()), s.size(), d);
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 6; ++i) {
-    out += kDigits[d[i] >> 4];
-    out += kDigits[d[i] & 15];
-  }
-  return out;
+  return hexString(d, 6);
 }
 
 // The FoxIO JA4.md example: ciphers and extensions in their original order,
