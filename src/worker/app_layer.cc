@@ -304,6 +304,21 @@ void AppLayer::onUdp(Flow& flow, const DecodedPacket& pkt, StreamDir dir) {
   }
 }
 
+// Calls fn with the session's per-flow analyzer object, if it has one (SIP
+// over UDP has none).
+template <typename Fn>
+void AppLayer::withStreamAnalyzer(Session& s, Fn&& fn) {
+  if (s.analyzer == kNoIndex) return;
+  switch (s.kind) {
+    case Kind::kHttp: fn((*http_)[s.analyzer]); break;
+    case Kind::kTls: fn((*tls_)[s.analyzer]); break;
+    case Kind::kDns: fn((*dns_)[s.analyzer]); break;
+    case Kind::kSip: fn((*sip_streams_)[s.analyzer]); break;
+    case Kind::kUndecided:
+    case Kind::kNone: break;
+  }
+}
+
 // In-order stream bytes of one direction.
 void AppLayer::deliver(Session& s, StreamDir dir, const uint8_t* data, size_t len, Timestamp ts) {
   if (s.kind == Kind::kUndecided) {
@@ -324,13 +339,7 @@ void AppLayer::deliver(Session& s, StreamDir dir, const uint8_t* data, size_t le
       if (len == 0) return;
     }
   }
-  switch (s.kind) {
-    case Kind::kHttp: (*http_)[s.analyzer].onData(dir, data, len, ts, *this); break;
-    case Kind::kTls: (*tls_)[s.analyzer].onData(dir, data, len, ts, *this); break;
-    case Kind::kDns: (*dns_)[s.analyzer].onData(dir, data, len, ts, *this); break;
-    case Kind::kSip: (*sip_streams_)[s.analyzer].onData(dir, data, len, ts, *this); break;
-    default: break;
-  }
+  withStreamAnalyzer(s, [&](auto& analyzer) { analyzer.onData(dir, data, len, ts, *this); });
 }
 
 // Chooses the analyzer from the probe bytes and replays them to it.
@@ -345,25 +354,13 @@ void AppLayer::flushProbe(Session& s) {
 
 void AppLayer::gap(Session& s, StreamDir dir, uint64_t len) {
   flushProbe(s);
-  switch (s.kind) {
-    case Kind::kHttp: (*http_)[s.analyzer].onGap(dir, len, *this); break;
-    case Kind::kTls: (*tls_)[s.analyzer].onGap(dir, len, *this); break;
-    case Kind::kDns: (*dns_)[s.analyzer].onGap(dir, len, *this); break;
-    case Kind::kSip: (*sip_streams_)[s.analyzer].onGap(dir, len, *this); break;
-    default: break;
-  }
+  withStreamAnalyzer(s, [&](auto& analyzer) { analyzer.onGap(dir, len, *this); });
 }
 
 void AppLayer::streamEnd(Session& s, StreamDir dir, StreamEnd reason) {
   flushProbe(s);
   const Timestamp ts = current_flow_ ? current_flow_->last_ts : 0;
-  switch (s.kind) {
-    case Kind::kHttp: (*http_)[s.analyzer].onEnd(dir, reason, ts, *this); break;
-    case Kind::kTls: (*tls_)[s.analyzer].onEnd(dir, reason, ts, *this); break;
-    case Kind::kDns: (*dns_)[s.analyzer].onEnd(dir, reason, ts, *this); break;
-    case Kind::kSip: (*sip_streams_)[s.analyzer].onEnd(dir, reason, ts, *this); break;
-    default: break;
-  }
+  withStreamAnalyzer(s, [&](auto& analyzer) { analyzer.onEnd(dir, reason, ts, *this); });
 }
 
 void AppLayer::onFlowEnd(Flow& flow) {
@@ -380,12 +377,10 @@ void AppLayer::onFlowEnd(Flow& flow) {
     tcp_.close(s.stream[1], StreamEnd::kFlowEnd, to_client);
     flushProbe(s);
   }
-  switch (s.kind) {
-    case Kind::kHttp: (*http_)[s.analyzer].finish(flow.last_ts, *this); break;
-    case Kind::kTls: (*tls_)[s.analyzer].finish(flow.last_ts, *this); break;
-    case Kind::kDns: (*dns_)[s.analyzer].finish(flow.last_ts, *this); break;
-    default: break;
-  }
+  withStreamAnalyzer(s, [&](auto& analyzer) {
+    // SIP has nothing per connection to flush: its calls live in the worker's table.
+    if constexpr (requires { analyzer.finish(flow.last_ts, *this); }) analyzer.finish(flow.last_ts, *this);
+  });
   current_flow_ = nullptr;
   current_session_ = nullptr;
   releaseSession(flow, !s.tcp);

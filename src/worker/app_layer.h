@@ -121,6 +121,8 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
   void gap(Session& s, StreamDir dir, uint64_t len);
   void streamEnd(Session& s, StreamDir dir, StreamEnd reason);
   void flushProbe(Session& s);
+  template <typename Fn>
+  void withStreamAnalyzer(Session& s, Fn&& fn);
 
   void onHttpTransaction(const HttpTransaction& t) override;
   void onSipMessage(const SipMessage& m) override;
