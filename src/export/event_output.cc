@@ -28,8 +28,9 @@ JsonLinesSink::~JsonLinesSink() {
   }
 }
 
-bool JsonLinesSink::write(std::string_view event) {
-  return std::fwrite(event.data(), 1, event.size(), file_) == event.size() && std::fputc('\n', file_) != EOF;
+bool JsonLinesSink::write(const Event& event) {
+  const std::string& json = event.json;
+  return std::fwrite(json.data(), 1, json.size(), file_) == json.size() && std::fputc('\n', file_) != EOF;
 }
 
 bool JsonLinesSink::flush() { return std::fflush(file_) == 0; }
@@ -39,7 +40,7 @@ EventOutput::EventOutput(std::string name, std::unique_ptr<EventSink> sink, size
 
 EventOutput::~EventOutput() { stop(); }
 
-bool EventOutput::publish(moodycamel::ProducerToken& producer, std::string&& event) {
+bool EventOutput::publish(moodycamel::ProducerToken& producer, EventPtr event) {
   while (depth_.load(std::memory_order_relaxed) >= capacity_) {
     if (policy_ == FullQueuePolicy::kDrop) {
       stats_.events_dropped_queue_full.addShared();
@@ -54,24 +55,25 @@ bool EventOutput::publish(moodycamel::ProducerToken& producer, std::string&& eve
 
 void EventOutput::start() { writer_ = std::thread([this] { run(); }); }
 
-void EventOutput::stop() {
+void EventOutput::stop(Duration grace) {
   if (!writer_.joinable()) return;
+  grace_ = grace;
   stopping_.store(true, std::memory_order_release);
   writer_.join();
 }
 
 void EventOutput::run() {
   constexpr size_t kBulk = 256;
-  std::string events[kBulk];
+  EventPtr events[kBulk];
   for (;;) {
     size_t n = queue_.try_dequeue_bulk(events, kBulk);
     for (size_t i = 0; i < n; ++i) {
-      if (sink_->write(events[i])) {
+      if (sink_->write(*events[i])) {
         stats_.events_written.add();
       } else {
         stats_.write_errors.add();
       }
-      events[i].clear();
+      events[i].reset();
     }
     depth_.fetch_sub(n, std::memory_order_relaxed);
     if (n == 0) {
@@ -85,6 +87,7 @@ void EventOutput::run() {
     }
   }
   sink_->flush();
+  sink_->close(grace_);
 }
 
 }  // namespace tapflow

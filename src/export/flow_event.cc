@@ -44,7 +44,8 @@ void writeTcpDirection(JsonWriter& w, const char* name, const FlowDirection& d) 
 
 }  // namespace
 
-void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out) {
+void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out,
+                     std::string_view community_id) {
   const FlowKey& key = flow.key;
   const FlowEnds ends = flowEnds(flow);
   const FlowDirection& c = flow.clientDir();
@@ -55,7 +56,7 @@ void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::st
   w.field("reason", flowEndReasonName(reason)).endObject();
 
   w.beginObject("network");
-  writeNetworkIdentity(w, key);
+  writeNetworkIdentity(w, key, community_id);
   w.field("packets", c.packets + s.packets).field("bytes", c.bytes + s.bytes);
   writeVlans(w, flow);
   w.endObject();

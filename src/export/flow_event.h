@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "export/event_common.h"
 #include "flow/flow.h"
@@ -10,6 +11,8 @@
 namespace tapflow {
 
 // Appends one JSON object (no newline) describing a flow record to `out`.
-void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out);
+// `community_id` may be given when the caller has it (empty: computed here).
+void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out,
+                     std::string_view community_id = {});
 
 }  // namespace tapflow

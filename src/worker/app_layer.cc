@@ -395,9 +395,34 @@ void AppLayer::advanceTime(Timestamp now) {
 
 void AppLayer::finish(Timestamp now) { sip_.finish(now, *this); }
 
-void AppLayer::emit() {
+void AppLayer::emit(EventType type, std::unique_ptr<HepMessage> hep) {
   stats_.events.add();
-  publisher_.publish(event_);
+  const std::string_view key =
+      current_session_ ? std::string_view(current_session_->community_id, current_session_->community_id_len)
+                       : std::string_view();
+  publisher_.publish(type, key, event_, std::move(hep));
+}
+
+// The SIP message as HEP carries it: sender and receiver from the flow's
+// orientation, the whole message as payload, the Call-ID to correlate.
+std::unique_ptr<HepMessage> AppLayer::hepMessage(const SipMessage& m) const {
+  if (!publisher_.wantsHep() || m.raw.empty()) return nullptr;
+  const Flow& flow = *current_flow_;
+  const FlowEnds ends = flowEnds(flow);
+  const bool from_client = m.dir == StreamDir::kToServer;
+  auto hep = std::make_unique<HepMessage>();
+  hep->proto_type = 1;
+  hep->ip_version = flow.key.ip_version;
+  hep->ip_proto = flow.key.proto;
+  hep->src_ip = from_client ? *ends.client_ip : *ends.server_ip;
+  hep->dst_ip = from_client ? *ends.server_ip : *ends.client_ip;
+  hep->src_port = from_client ? ends.client_port : ends.server_port;
+  hep->dst_port = from_client ? ends.server_port : ends.client_port;
+  hep->vlan = flow.vlan_count > 0 ? flow.vlan_ids[0] : 0;
+  hep->ts = m.ts;
+  hep->correlation_id = m.call_id;
+  hep->payload = m.raw;
+  return hep;
 }
 
 // The running analyzer's flow, with its community id computed once per flow
@@ -415,14 +440,14 @@ void AppLayer::onHttpTransaction(const HttpTransaction& t) {
   if (!current_flow_) return;
   event_.clear();
   encodeHttpEvent(eventFlow(), t, event_);
-  emit();
+  emit(EventType::kHttp);
 }
 
 void AppLayer::onSipMessage(const SipMessage& m) {
   if (!current_flow_) return;
   event_.clear();
   encodeSipMessageEvent(eventFlow(), m, event_);
-  emit();
+  emit(EventType::kSip, hepMessage(m));
 }
 
 void AppLayer::onSipCall(const SipCall& c) {
@@ -433,21 +458,21 @@ void AppLayer::onSipCall(const SipCall& c) {
   } else {
     encodeSipCallEvent(nullptr, c, event_);  // a timeout or the end of input ended it
   }
-  emit();
+  emit(EventType::kSipCall);
 }
 
 void AppLayer::onDnsTransaction(const DnsTransaction& t) {
   if (!current_flow_) return;
   event_.clear();
   encodeDnsEvent(eventFlow(), t, event_);
-  emit();
+  emit(EventType::kDns);
 }
 
 void AppLayer::onTlsHello(const TlsHello& h) {
   if (!current_flow_) return;
   event_.clear();
   encodeTlsEvent(eventFlow(), h, event_);
-  emit();
+  emit(EventType::kTls);
 }
 
 }  // namespace tapflow

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "export/app_event.h"
+#include "export/event.h"
 #include "flow/flow.h"
 #include "ops/counter.h"
 #include "proto/dns/dns_session.h"
@@ -72,7 +73,12 @@ struct AppStats {
 class EventPublisher {
  public:
   virtual ~EventPublisher() = default;
-  virtual void publish(const std::string& event) = 0;
+  // `json` is copied; `key` is the flow's Community ID ("" for none); `hep`
+  // is the raw message for the outputs that forward it.
+  virtual void publish(EventType type, std::string_view key, const std::string& json,
+                       std::unique_ptr<HepMessage> hep = nullptr) = 0;
+  // Whether any output forwards raw messages (HEP): if not, none are copied.
+  virtual bool wantsHep() const = 0;
 };
 
 class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSink, private TlsEventSink {
@@ -129,7 +135,9 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
   void onSipCall(const SipCall& c) override;
   void onDnsTransaction(const DnsTransaction& t) override;
   void onTlsHello(const TlsHello& h) override;
-  void emit();
+  // Publishes event_; the key is the current session's Community ID, if any.
+  void emit(EventType type, std::unique_ptr<HepMessage> hep = nullptr);
+  std::unique_ptr<HepMessage> hepMessage(const SipMessage& m) const;
   EventFlow eventFlow() const;
 
   AppLayerConfig config_;

@@ -25,6 +25,11 @@ Worker::Worker(uint32_t id, const FlowTableConfig& flows, const DefragConfig& de
       outputs_(outputs),
       inbox_(inbox_capacity) {
   for (EventOutput* o : outputs_) output_tokens_.push_back(o->makeProducer());
+  // Raw SIP messages are copied for HEP only when an output takes them.
+  Event probe;
+  probe.type = EventType::kSip;
+  probe.hep = std::make_unique<HepMessage>();
+  for (EventOutput* o : outputs_) wants_hep_ = wants_hep_ || (o->accepts(probe) && o->forwardsHep());
   event_.reserve(2048);
 }
 
@@ -96,16 +101,28 @@ void Worker::run() {
 }
 
 void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
-  // Encode into the reused buffer, then hand each output an exact-size copy
-  // (one small allocation per record, none per packet).
+  // The Community ID is both a field and the Kafka key: computed once.
+  char community_id[kCommunityIdLength + 1];
+  communityId(flow.key, community_id);
   event_.clear();
-  encodeFlowEvent(flow, reason, final, event_);
-  publish(event_);
+  encodeFlowEvent(flow, reason, final, event_, community_id);
+  publish(EventType::kFlow, community_id, event_, nullptr);
 }
 
-void Worker::publish(const std::string& event) {
+// Encoded into a reused buffer, an event is copied once at its exact size and
+// shared by every output that takes it (a few allocations per event, none per
+// packet).
+void Worker::publish(EventType type, std::string_view key, const std::string& json,
+                     std::unique_ptr<HepMessage> hep) {
+  auto event = std::make_shared<Event>();
+  event->type = type;
+  event->json = json;
+  event->key = key;
+  event->hep = std::move(hep);
+  const EventPtr shared = std::move(event);
   for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (outputs_[i]->publish(*output_tokens_[i], std::string(event))) {
+    if (!outputs_[i]->accepts(*shared)) continue;
+    if (outputs_[i]->publish(*output_tokens_[i], shared)) {
       stats_.events.add();
     } else {
       stats_.events_dropped.add();

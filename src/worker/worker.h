@@ -21,7 +21,7 @@ namespace tapflow {
 #define TF_WORKER_STATS(C)                                         \
   C(batches, "Packet batches processed")                           \
   C(packets, "Packets processed")                                  \
-  C(events, "Events published to the outputs")                     \
+  C(events, "Events queued for an output (one per output that takes the event)") \
   C(events_dropped, "Events an output refused (its queue was full)")
 
 struct WorkerStats {
@@ -65,7 +65,9 @@ class Worker : private FlowRecordSink, private EventPublisher {
   void run();
   void drain();
   void onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) override;
-  void publish(const std::string& event) override;
+  void publish(EventType type, std::string_view key, const std::string& json,
+               std::unique_ptr<HepMessage> hep) override;
+  bool wantsHep() const override { return wants_hep_; }
 
   uint32_t id_;
   std::unique_ptr<AppLayer> app_;
@@ -77,6 +79,7 @@ class Worker : private FlowRecordSink, private EventPublisher {
   std::atomic<Timestamp> final_time_{0};
   std::atomic<uint8_t> final_reason_{0};
   bool live_clock_ = false;
+  bool wants_hep_ = false;
   std::thread thread_;
   std::string event_;  // reused encoding buffer
   WorkerStats stats_;

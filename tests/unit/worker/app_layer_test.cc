@@ -18,7 +18,18 @@ constexpr Duration kMs = 1'000'000;
 
 struct Events : EventPublisher {
   std::vector<std::string> lines;
-  void publish(const std::string& event) override { lines.push_back(event); }
+  std::vector<EventType> types;
+  std::vector<std::string> keys;
+  std::vector<std::unique_ptr<HepMessage>> hep;  // one per event, null when none
+  bool wants_hep = false;
+  void publish(EventType type, std::string_view key, const std::string& json,
+               std::unique_ptr<HepMessage> message) override {
+    lines.push_back(json);
+    types.push_back(type);
+    keys.emplace_back(key);
+    hep.push_back(std::move(message));
+  }
+  bool wantsHep() const override { return wants_hep; }
   std::vector<std::string> ofType(const std::string& type) const {
     std::vector<std::string> out;
     for (const auto& l : lines) {
@@ -200,4 +211,78 @@ TEST_CASE("analyzer events carry the community id of their flow") {
   char id[kCommunityIdLength + 1];
   communityId(key, id);
   CHECK(lines[0].find(std::string("\"community_id\":\"") + id + "\"") != std::string::npos);
+}
+
+namespace {
+
+const std::string kInvite =
+    "INVITE sip:bob@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1:40001;branch=z9hG4bK1\r\n"
+    "From: <sip:alice@10.0.0.1>;tag=a1\r\nTo: <sip:bob@10.0.0.2>\r\nCall-ID: call-77@10.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+const std::string kRinging =
+    "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/TCP 10.0.0.1:40001;branch=z9hG4bK1\r\n"
+    "From: <sip:alice@10.0.0.1>;tag=a1\r\nTo: <sip:bob@10.0.0.2>;tag=b1\r\nCall-ID: call-77@10.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+
+}  // namespace
+
+TEST_CASE("SIP over TCP reaches HEP one whole message at a time, addressed from its sender") {
+  Conversation c(40001, 5060);
+  c.handshake(kT0);
+  c.send(true, kInvite, 7, kT0 + 1 * kMs);  // the INVITE in 7-byte segments
+  c.send(false, kRinging, 1500, kT0 + 2 * kMs);
+  Events events;
+  events.wants_hep = true;
+  NoRecords records;
+  AppLayer app(AppLayerConfig{}, events);
+  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
+  for (const DecodedPacket& p : c.packets()) engine.process(&p, 1);
+  engine.finish(kT0 + 3 * kMs, FlowEndReason::kEndOfInput);
+
+  FlowKey key;
+  makeFlowKey(c.packets()[0], true, key);
+  char id[kCommunityIdLength + 1];
+  communityId(key, id);
+  std::vector<const HepMessage*> messages;
+  for (size_t i = 0; i < events.lines.size(); ++i) {
+    if (events.types[i] != EventType::kSip) continue;
+    CHECK(events.keys[i] == id);
+    REQUIRE(events.hep[i] != nullptr);
+    messages.push_back(events.hep[i].get());
+  }
+  REQUIRE(messages.size() == 2);
+  const HepMessage& invite = *messages[0];
+  CHECK(invite.proto_type == 1);
+  CHECK(invite.ip_version == 4);
+  CHECK(invite.ip_proto == 6);
+  CHECK(invite.src_ip == c.packets()[0].src);
+  CHECK(invite.dst_ip == c.packets()[0].dst);
+  CHECK(invite.src_port == 40001);
+  CHECK(invite.dst_port == 5060);
+  CHECK(invite.ts == kT0 + 1 * kMs);
+  CHECK(invite.correlation_id == "call-77@10.0.0.1");
+  CHECK(invite.payload == kInvite);
+  const HepMessage& ringing = *messages[1];
+  CHECK(ringing.src_port == 5060);
+  CHECK(ringing.dst_port == 40001);
+  CHECK(ringing.src_ip == c.packets()[0].dst);
+  CHECK(ringing.payload == kRinging);
+}
+
+TEST_CASE("no raw message is copied when no output forwards HEP") {
+  Conversation c(40001, 5060);
+  c.handshake(kT0);
+  c.send(true, kInvite, 1500, kT0 + 1 * kMs);
+  Events events;  // wants_hep stays false
+  NoRecords records;
+  AppLayer app(AppLayerConfig{}, events);
+  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
+  for (const DecodedPacket& p : c.packets()) engine.process(&p, 1);
+  engine.finish(kT0 + 3 * kMs, FlowEndReason::kEndOfInput);
+  size_t sip = 0;
+  for (size_t i = 0; i < events.lines.size(); ++i) {
+    if (events.types[i] == EventType::kSip) ++sip;
+    CHECK(events.hep[i] == nullptr);
+  }
+  CHECK(sip == 1);
 }

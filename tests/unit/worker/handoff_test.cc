@@ -16,8 +16,8 @@ namespace {
 struct MemorySink : EventSink {
   std::vector<std::string>* lines;
   explicit MemorySink(std::vector<std::string>* l) : lines(l) {}
-  bool write(std::string_view e) override {
-    lines->emplace_back(e);
+  bool write(const Event& e) override {
+    lines->emplace_back(e.json);
     return true;
   }
   bool flush() override { return true; }
