@@ -5,6 +5,7 @@
 #include "app/config.h"
 
 #include <arpa/inet.h>
+#include <librdkafka/rdkafka.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -187,6 +188,8 @@ class Decoder {
     auto it = seen_.find(path);
     return it == seen_.end() ? nullptr : &it->second;
   }
+
+  const std::string& file() const { return file_; }
 
   std::string resolvePath(const std::string& path) const {
     const std::filesystem::path p(path);
@@ -978,8 +981,233 @@ void decodeAnalyzers(Decoder& d, const Field& f, AppLayerConfig& c) {
   if (auto v = m.take("tls")) decodeTls(d, *v, c.tls_ports, c.tls);
 }
 
+// --- outputs --------------------------------------------------------------
+
+// {file: PATH} or {env: NAME}: never the secret itself, which would then sit
+// in a ConfigMap and in version control. Read later, by resolveSecrets().
+void decodeSecret(Decoder& d, const Field& f, SecretRef& secret) {
+  if (!f.node.IsMap()) {
+    d.fail(f, "a secret is read from a file or an environment variable, never written here: use "
+              "{file: /run/secrets/NAME} or {env: VARIABLE}");
+  }
+  MapReader m(d, f, {"file", "env"}, "{file: PATH} or {env: VARIABLE}");
+  auto file = m.take("file");
+  auto env = m.take("env");
+  if (file && env) d.fail(*env, "give file or env, not both");
+  if (!file && !env) d.fail(f, "expected {file: PATH} or {env: VARIABLE}");
+  if (file) secret.file = d.resolvePath(readPath(d, *file));
+  if (env) {
+    secret.env = readString(d, *env);
+    if (secret.env.empty() || secret.env.find('=') != std::string::npos) {
+      d.fail(*env, "expected an environment variable name, got " + describe(env->node));
+    }
+  }
+  const YAML::Mark mark = Decoder::markOf(f);
+  secret.where = d.file() + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) + ": " +
+                 f.path;
+}
+
+// Properties that hold secrets: refused inline, taken in secret_properties.
+bool isSecretProperty(std::string_view name) {
+  return name.find("password") != std::string_view::npos || name.find("secret") != std::string_view::npos ||
+         name == "ssl.key.pem" || name == "ssl_key" || name == "sasl.oauthbearer.config";
+}
+
+// librdkafka judges a property name and value the way the producer will, so a
+// misspelt or out-of-range property fails check-config, at its line.
+void checkKafkaProperty(const Decoder& d, const Field& at, const std::string& name, const std::string& value) {
+  std::unique_ptr<rd_kafka_conf_t, void (*)(rd_kafka_conf_t*)> conf(rd_kafka_conf_new(), &rd_kafka_conf_destroy);
+  char error[512];
+  if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
+    d.fail(at, "librdkafka refuses it: " + std::string(error));
+  }
+}
+
+bool isTopicName(std::string_view s) {
+  return !s.empty() && s.size() <= 249 && s != "." && s != ".." &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+             std::string_view::npos;
+}
+
+// HOST:PORT of a broker or HEP receiver ("" when fine, else what is wrong).
+std::string checkPeerAddress(std::string_view s) {
+  std::string problem = checkListenAddress(s);
+  if (!problem.empty()) return problem;
+  if (s.size() >= 2 && s.substr(s.size() - 2) == ":0") return "port 0 is not a port a server listens on";
+  return "";
+}
+
+std::vector<std::string> splitList(std::string_view s, char separator) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = s.find(separator, start);
+    parts.emplace_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
+  }
+}
+
+// hep://HOST:PORT (UDP), hep+tcp://HOST:PORT, hep+tls://HOST:PORT.
+std::string parseHepUrl(std::string_view url, HepEndpoint& out) {
+  static constexpr std::pair<std::string_view, std::string_view> kSchemes[] = {
+      {"hep://", "udp"}, {"hep+udp://", "udp"}, {"hep+tcp://", "tcp"}, {"hep+tls://", "tls"}};
+  for (const auto& [scheme, transport] : kSchemes) {
+    if (url.substr(0, scheme.size()) != scheme) continue;
+    const std::string_view address = url.substr(scheme.size());
+    const std::string problem = checkPeerAddress(address);
+    if (!problem.empty()) return problem;
+    const size_t colon = address.rfind(':');
+    std::string_view host = address.substr(0, colon);
+    if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+    out.transport = std::string(transport);
+    out.host = std::string(host);
+    out.port = static_cast<uint16_t>(std::stoi(std::string(address.substr(colon + 1))));
+    return "";
+  }
+  return "expected hep://HOST:PORT (UDP), hep+tcp://HOST:PORT or hep+tls://HOST:PORT, got \"" + echo(url) + "\"";
+}
+
+void decodeKafkaOutput(Decoder& d, const Field& f, OutputConfig& o) {
+  KafkaOutputConfig& k = o.kafka;
+  MapReader m(d, f,
+              {"type", "brokers", "topic_prefix", "topics", "properties", "secret_properties", "queue_full",
+               "block_timeout", "queue_messages", "shutdown_grace", "stats_interval", "queue_events"},
+              "a map of Kafka output settings");
+  m.take("type");
+  auto brokers = m.take("brokers");
+  if (!brokers) d.fail(f, "a kafka output needs brokers: [HOST:PORT, ...]");
+  std::vector<std::pair<Field, std::string>> given;
+  if (brokers->node.IsSequence()) {
+    for (const Field& item : readListItems(d, *brokers, "a list of brokers such as [kafka-0:9092]", 256)) {
+      given.emplace_back(item, readString(d, item));
+    }
+  } else {
+    for (const std::string& b : splitList(readString(d, *brokers), ',')) given.emplace_back(*brokers, b);
+  }
+  if (given.empty()) d.fail(*brokers, "must list at least one broker");
+  for (const auto& [at, broker] : given) {
+    const std::string problem = checkPeerAddress(broker);
+    if (!problem.empty()) d.fail(at, "broker " + problem);
+    k.brokers.push_back(broker);
+  }
+  if (auto v = m.take("topic_prefix")) {
+    k.topic_prefix = readString(d, *v);
+    if (!k.topic_prefix.empty() && !isTopicName(k.topic_prefix)) {
+      d.fail(*v, "may hold only letters, digits, '.', '_' and '-', got " + describe(v->node));
+    }
+  }
+  if (auto v = m.take("topics")) {
+    MapReader topics(d, *v, {"flow", "http", "sip", "sip_call", "dns", "tls", "stats"},
+                     "a map from event type (flow, http, sip, sip_call, dns, tls, stats) to topic");
+    for (size_t t = 0; t < kEventTypeCount; ++t) {
+      if (auto name = topics.take(eventTypeName(EventType(t)))) {
+        k.topics[t] = readString(d, *name);
+        if (!isTopicName(k.topic_prefix + k.topics[t])) {
+          d.fail(*name, "is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249 with the prefix)");
+        }
+      }
+    }
+  }
+  if (auto v = m.take("properties")) {
+    if (!v->node.IsMap()) d.fail(*v, "expected a map of librdkafka properties, got " + describe(v->node));
+    for (auto it = v->node.begin(); it != v->node.end(); ++it) {
+      const std::string name = it->first.Scalar();
+      const Field item{it->second, v->path + "." + name, it->first.Mark()};
+      d.remember(item);
+      if (!it->second.IsScalar()) d.fail(item, "expected a string, number or boolean, got " + describe(it->second));
+      const std::string value = it->second.Scalar();
+      if (name == "bootstrap.servers" || name == "metadata.broker.list") {
+        d.fail(item, "set the output's brokers instead");
+      }
+      if (isSecretProperty(name)) {
+        d.failAt(it->first.Mark(), item.path,
+                 "is a secret: move it to secret_properties as {file: PATH} or {env: VARIABLE}");
+      }
+      checkKafkaProperty(d, item, name, value);
+      k.properties.emplace_back(name, value);
+    }
+  }
+  if (auto v = m.take("secret_properties")) {
+    if (!v->node.IsMap()) d.fail(*v, "expected a map of librdkafka properties to {file: PATH} or {env: NAME}");
+    for (auto it = v->node.begin(); it != v->node.end(); ++it) {
+      const std::string name = it->first.Scalar();
+      const Field item{it->second, v->path + "." + name, it->first.Mark()};
+      d.remember(item);
+      SecretRef secret;
+      decodeSecret(d, item, secret);
+      checkKafkaProperty(d, item, name, "placeholder");  // the name only: the value is not read here
+      k.secret_properties.emplace_back(name, std::move(secret));
+    }
+  }
+  if (auto v = m.take("queue_full")) k.block_when_full = readOneOf(d, *v, {"drop", "block"}) == "block";
+  if (auto v = m.take("block_timeout")) k.block_timeout = readDuration(d, *v, 0, 10 * kSecond);
+  if (auto v = m.take("queue_messages")) k.queue_messages = readUint32(d, *v, 1, 10'000'000);
+  if (auto v = m.take("shutdown_grace")) k.shutdown_grace = readDuration(d, *v, 0, 10 * kMinute);
+  if (auto v = m.take("stats_interval")) {
+    k.stats_interval = readDuration(d, *v, 0, kHour);
+    if (k.stats_interval != 0 && k.stats_interval < kSecond) d.fail(*v, "must be 0s (no stats) or at least 1s");
+  }
+  if (auto v = m.take("queue_events")) o.queue_events = readUint32(d, *v, 16, 1u << 24);
+}
+
+void decodeHepOutput(Decoder& d, const Field& f, OutputConfig& o) {
+  HepOutputConfig& h = o.hep;
+  MapReader m(d, f,
+              {"type", "destinations", "agent_id", "auth_key", "allow_auth_key_over_udp", "node_name",
+               "buffer_bytes", "reconnect_min", "reconnect_max", "tls", "shutdown_grace", "queue_events"},
+              "a map of HEP output settings");
+  m.take("type");
+  auto destinations = m.take("destinations");
+  if (!destinations) d.fail(f, "a hep output needs destinations: [hep://HOST:PORT, ...]");
+  Distinct<std::string> distinct;
+  for (const Field& item : readListItems(d, *destinations, "a list such as [hep+tcp://homer:9061]", 16)) {
+    const std::string url = readString(d, item);
+    HepEndpoint endpoint;
+    const std::string problem = parseHepUrl(url, endpoint);
+    if (!problem.empty()) d.fail(item, problem);
+    distinct.add(d, item, url, url);
+    h.destinations.push_back(endpoint);
+  }
+  if (h.destinations.empty()) d.fail(*destinations, "must list at least one destination");
+  if (auto v = m.take("agent_id")) h.agent_id = readUint32(d, *v, 0, std::numeric_limits<uint32_t>::max());
+  auto auth_key = m.take("auth_key");
+  if (auth_key) {
+    decodeSecret(d, *auth_key, h.auth_key);
+    h.has_auth_key = true;
+  }
+  if (auto v = m.take("allow_auth_key_over_udp")) h.allow_auth_key_over_udp = readBool(d, *v);
+  if (auth_key && !h.allow_auth_key_over_udp) {
+    for (const HepEndpoint& e : h.destinations) {
+      if (e.transport == "udp") {
+        d.fail(*auth_key, "would travel in clear text to " + e.host + ":" + std::to_string(e.port) +
+                              " over UDP: use hep+tls://, or set allow_auth_key_over_udp: true to accept that");
+      }
+    }
+  }
+  if (auto v = m.take("node_name")) h.node_name = readString(d, *v);
+  if (auto v = m.take("buffer_bytes")) h.buffer_bytes = static_cast<uint32_t>(readSize(d, *v, 64 * kKiB, kGiB));
+  auto reconnect_min = m.take("reconnect_min");
+  auto reconnect_max = m.take("reconnect_max");
+  if (reconnect_min) h.reconnect_min = readDuration(d, *reconnect_min, kMillisecond, kMinute);
+  if (reconnect_max) h.reconnect_max = readDuration(d, *reconnect_max, kMillisecond, kHour);
+  if (h.reconnect_max < h.reconnect_min) {
+    d.fail(reconnect_max ? *reconnect_max : *reconnect_min,
+           "reconnect_max (" + formatDuration(h.reconnect_max) + ") must be at least reconnect_min (" +
+               formatDuration(h.reconnect_min) + ")");
+  }
+  if (auto v = m.take("tls")) {
+    MapReader tls(d, *v, {"ca_file", "verify", "server_name"}, "a map of TLS settings (ca_file, verify, server_name)");
+    if (auto c = tls.take("ca_file")) h.tls_ca_file = d.resolvePath(readPath(d, *c));
+    if (auto c = tls.take("verify")) h.tls_verify = readBool(d, *c);
+    if (auto c = tls.take("server_name")) h.tls_server_name = readString(d, *c);
+  }
+  if (auto v = m.take("shutdown_grace")) h.shutdown_grace = readDuration(d, *v, 0, 10 * kMinute);
+  if (auto v = m.take("queue_events")) o.queue_events = readUint32(d, *v, 16, 1u << 24);
+}
+
 void decodeOutput(Decoder& d, const Field& f, OutputConfig& o) {
-  if (!f.node.IsMap()) d.fail(f, "expected a map with a type (jsonl), got " + describe(f.node));
+  if (!f.node.IsMap()) d.fail(f, "expected a map with a type (jsonl, kafka or hep), got " + describe(f.node));
   // The type decides which other keys are valid, so it is judged first.
   std::optional<Field> type;
   for (auto it = f.node.begin(); it != f.node.end() && !type; ++it) {
@@ -987,21 +1215,12 @@ void decodeOutput(Decoder& d, const Field& f, OutputConfig& o) {
       type = Field{it->second, f.path + ".type", it->first.Mark()};
     }
   }
-  if (!type) {
-    d.failAt(f.node.Mark(), f.path + ".type",
-             "required: jsonl (kafka and hep are not available in this build yet)");
-  }
-  const std::string name = readString(d, *type);
-  if (name == "kafka" || name == "hep") {
-    d.fail(*type, name + " is not available in this build yet; use jsonl");
-  }
-  if (name != "jsonl") {
-    d.fail(*type, "unknown output type " + describe(type->node) +
-                      "; this build has jsonl (kafka and hep come later)");
-  }
+  if (!type) d.failAt(f.node.Mark(), f.path + ".type", "required: jsonl, kafka or hep");
+  o.type = readOneOf(d, *type, {"jsonl", "kafka", "hep"});
+  if (o.type == "kafka") return decodeKafkaOutput(d, f, o);
+  if (o.type == "hep") return decodeHepOutput(d, f, o);
   MapReader m(d, f, {"type", "path", "queue_events"}, "a map");
   m.take("type");
-  o.type = name;
   if (auto v = m.take("path")) {
     const std::string path = readPath(d, *v);
     o.path = path == "-" ? path : d.resolvePath(path);
@@ -1170,13 +1389,30 @@ void checkAcrossSections(const Decoder& d, const Field& root, const Config& c, C
 
   // Two outputs on one file (or both on stdout) would interleave their lines.
   for (size_t i = 0; i < c.outputs.size(); ++i) {
+    if (c.outputs[i].type != "jsonl") continue;
     for (size_t j = 0; j < i; ++j) {
-      if (c.outputs[i].path == c.outputs[j].path) {
+      if (c.outputs[j].type == "jsonl" && c.outputs[i].path == c.outputs[j].path) {
         const std::string output = "outputs[" + std::to_string(i) + "]";
         d.failAt(nearestMark(d, root, {output + ".path", output}), output + ".path",
                  "\"" + echo(c.outputs[i].path) + "\" is already the path of outputs[" +
                      std::to_string(j) + "]");
       }
+    }
+  }
+
+  // HEP forwards whole SIP messages: the SIP analyzer must run, and must keep them.
+  for (size_t i = 0; i < c.outputs.size(); ++i) {
+    if (c.outputs[i].type != "hep") continue;
+    const std::string output = "outputs[" + std::to_string(i) + "]";
+    if (!c.analyzers.sip_ports.enabled) {
+      d.failAt(nearestMark(d, root, {"analyzers.sip.enabled", output}), "analyzers.sip.enabled",
+               "is false, but " + output + " is a hep output, which forwards what the SIP analyzer reads");
+    }
+    if (c.analyzers.sip.user_privacy != SipConfig::UserPrivacy::kKeep) {
+      d.failAt(nearestMark(d, root, {"analyzers.sip.user_privacy", output}), "analyzers.sip.user_privacy",
+               "hash and drop cannot apply to " + output +
+                   ", a hep output: it forwards whole SIP messages, which name the users. Use keep, or remove "
+                   "the hep output");
     }
   }
 
@@ -1246,6 +1482,94 @@ Config loadConfigFile(const std::string& path, ConfigUse use) {
   }
   if (std::ferror(file.get())) throw ConfigError(path + ": cannot read: " + std::strerror(errno));
   return loadConfigString(text, path, use);
+}
+
+std::string OutputConfig::name() const {
+  std::string out = type + ":";
+  if (type == "kafka") {
+    for (size_t i = 0; i < kafka.brokers.size(); ++i) out += (i ? "," : "") + kafka.brokers[i];
+  } else if (type == "hep") {
+    for (size_t i = 0; i < hep.destinations.size(); ++i) {
+      const HepEndpoint& e = hep.destinations[i];
+      const bool v6 = e.host.find(':') != std::string::npos;
+      out += std::string(i ? "," : "") + (e.transport == "udp" ? "hep://" : "hep+" + e.transport + "://") +
+             (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port);
+    }
+  } else {
+    out += path;
+  }
+  return out;
+}
+
+OutputConfig outputFromCommandLine(const std::string& arg) {
+  OutputConfig o;
+  const std::string_view s = arg;
+  if (s.substr(0, 8) == "kafka://") {
+    o.type = "kafka";
+    std::string_view rest = s.substr(8);
+    const size_t slash = rest.find('/');
+    if (slash != std::string_view::npos) {
+      o.kafka.topic_prefix = std::string(rest.substr(slash + 1));
+      rest = rest.substr(0, slash);
+      if (!o.kafka.topic_prefix.empty() && !isTopicName(o.kafka.topic_prefix)) {
+        throw ConfigError("-o " + arg + ": the topic prefix may hold only letters, digits, '.', '_' and '-'");
+      }
+    }
+    for (const std::string& broker : splitList(rest, ',')) {
+      const std::string problem = checkPeerAddress(broker);
+      if (!problem.empty()) throw ConfigError("-o " + arg + ": broker " + problem);
+      o.kafka.brokers.push_back(broker);
+    }
+    return o;
+  }
+  if (s.substr(0, 3) == "hep") {
+    o.type = "hep";
+    HepEndpoint endpoint;
+    const std::string problem = parseHepUrl(s, endpoint);
+    if (!problem.empty()) throw ConfigError("-o " + arg + ": " + problem);
+    o.hep.destinations.push_back(endpoint);
+    return o;
+  }
+  if (s.find("://") != std::string_view::npos) {
+    throw ConfigError("-o " + arg + ": unknown output; use -, a file path, kafka://BROKER[,BROKER...][/PREFIX], "
+                      "hep://HOST:PORT, hep+tcp://HOST:PORT or hep+tls://HOST:PORT");
+  }
+  o.type = "jsonl";
+  o.path = arg;
+  return o;
+}
+
+namespace {
+
+void resolveSecret(SecretRef& secret) {
+  if (!secret.env.empty()) {
+    const char* value = std::getenv(secret.env.c_str());
+    if (value == nullptr) throw ConfigError(secret.where + ": environment variable " + secret.env + " is not set");
+    secret.value = value;
+    return;
+  }
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(secret.file.c_str(), "rb"), &std::fclose);
+  if (!file) throw ConfigError(secret.where + ": cannot read " + secret.file + ": " + std::strerror(errno));
+  std::string text;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
+    text.append(buffer, n);
+    if (text.size() > 64 * kKiB) throw ConfigError(secret.where + ": " + secret.file + " is larger than 64KiB");
+  }
+  // Files written by `echo` or kubectl end with one newline that is not part of the secret.
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  secret.value = std::move(text);
+}
+
+}  // namespace
+
+void resolveSecrets(Config& config) {
+  for (OutputConfig& o : config.outputs) {
+    for (auto& [name, secret] : o.kafka.secret_properties) resolveSecret(secret);
+    if (o.hep.has_auth_key) resolveSecret(o.hep.auth_key);
+  }
 }
 
 }  // namespace tapflow

@@ -3,11 +3,13 @@
 // file, line, column and key path, before anything starts.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "export/event.h"
 #include "packet/timestamp.h"
 #include "reassembly/ip_defrag.h"
 #include "worker/app_layer.h"
@@ -94,11 +96,69 @@ struct FlowConfig {
   bool vlan_in_key = true;                 // VLAN id is part of the flow key (Suricata's default)
 };
 
-struct OutputConfig {
-  std::string type = "jsonl";  // jsonl
-  std::string path = "-";      // "-" is stdout
-  uint32_t queue_events = 65536;  // events buffered between workers and this output
+// A secret (password, key) named by where it is read from, never written in
+// the file itself. `value` is read when a run loads the file (ConfigUse::kRun)
+// and is never logged, printed or put in an error.
+struct SecretRef {
+  std::string file;  // read whole, one trailing newline trimmed
+  std::string env;   // an environment variable
+  std::string where;  // "FILE:LINE:COLUMN: KEY.PATH", for errors
+  std::string value;
 };
+
+// outputs[].type kafka: one topic per event type, keyed by Community ID.
+struct KafkaOutputConfig {
+  std::vector<std::string> brokers;  // HOST:PORT each
+  std::string topic_prefix;
+  // By EventType: flow, http, sip, sip_call, dns, tls, stats.
+  std::array<std::string, kEventTypeCount> topics{"flows", "http", "sip", "sip", "dns", "tls", "stats"};
+  std::vector<std::pair<std::string, std::string>> properties;       // librdkafka properties, as written
+  std::vector<std::pair<std::string, SecretRef>> secret_properties;  // librdkafka properties read from secrets
+  bool block_when_full = false;                // queue_full: drop | block
+  Duration block_timeout = 100'000'000;        // 100ms
+  uint32_t queue_messages = 100000;            // librdkafka's queue.buffering.max.messages
+  Duration shutdown_grace = 10 * kNanosPerSecond;
+  Duration stats_interval = 10 * kNanosPerSecond;  // stats events; 0: none
+};
+
+// One HEP receiver, from hep://HOST:PORT (UDP), hep+tcp:// or hep+tls://.
+struct HepEndpoint {
+  std::string transport;  // udp | tcp | tls
+  std::string host;
+  uint16_t port = 0;
+};
+
+// outputs[].type hep: SIP messages as HEP v3 to HOMER.
+struct HepOutputConfig {
+  std::vector<HepEndpoint> destinations;
+  uint32_t agent_id = 0;
+  bool has_auth_key = false;
+  SecretRef auth_key;
+  bool allow_auth_key_over_udp = false;
+  std::string node_name;  // "": $NODE_NAME, else the host name (resolved by loading for a run)
+  uint32_t buffer_bytes = 8u << 20;
+  Duration reconnect_min = 100'000'000;  // 100ms
+  Duration reconnect_max = 5 * kNanosPerSecond;
+  std::string tls_ca_file;
+  bool tls_verify = true;
+  std::string tls_server_name;
+  Duration shutdown_grace = 5 * kNanosPerSecond;
+};
+
+struct OutputConfig {
+  std::string type = "jsonl";  // jsonl | kafka | hep
+  std::string path = "-";      // jsonl: "-" is stdout
+  uint32_t queue_events = 65536;  // events buffered between workers and this output
+  KafkaOutputConfig kafka;
+  HepOutputConfig hep;
+
+  // How logs and metrics name the output: "jsonl:-", "kafka:a:9092,b:9092", "hep:hep+tcp://h:9060".
+  std::string name() const;
+};
+
+// An output named on the command line (-o): "-", a path, kafka://BROKER[,BROKER...][/TOPIC_PREFIX],
+// hep://HOST:PORT, hep+tcp://HOST:PORT or hep+tls://HOST:PORT. Throws ConfigError saying what is wrong.
+OutputConfig outputFromCommandLine(const std::string& arg);
 
 struct MetricsConfig {
   bool enabled = true;
@@ -144,5 +204,10 @@ enum class ConfigUse : uint8_t { kCheck, kRun };
 Config loadConfigFile(const std::string& path, ConfigUse use = ConfigUse::kCheck);
 Config loadConfigString(const std::string& yaml, const std::string& name_for_errors,
                         ConfigUse use = ConfigUse::kCheck);
+
+// Reads every secret the outputs name (a run does, check-config does not):
+// throws ConfigError "FILE:LINE:COLUMN: KEY.PATH: what is wrong", which never
+// holds a secret's value.
+void resolveSecrets(Config& config);
 
 }  // namespace tapflow

@@ -39,8 +39,14 @@ Usage:
 Options:
   -c, --config FILE    YAML configuration (docs/config.md); read works without
                        one, and so does run when given -i
-  -o, --output OUT     "-" (stdout) or a file path for JSON lines; repeat for
-                       several outputs; replaces the config's outputs
+  -o, --output OUT     where events go; repeat for several; replaces the
+                       config's outputs:
+                         - | PATH            JSON lines (stdout, a file)
+                         kafka://BROKER[,BROKER...][/TOPIC_PREFIX]
+                         hep://HOST:PORT     HEP v3 over UDP (HOMER)
+                         hep+tcp://HOST:PORT | hep+tls://HOST:PORT
+                       kafka and hep take their other settings from the
+                       config's first output of that type, if any
   -i, --interface IF   capture this interface (repeat for several); replaces
                        the config's interfaces. With --mode mirror, an
                        interface or shell pattern to mirror ('cali*'); with
@@ -246,21 +252,41 @@ int applyCaptureOverrides(const CommandLine& cl, Config& config) {
   return -1;
 }
 
-void applyOverrides(const CommandLine& cl, Config& config) {
+// -o replaces the config's outputs. A kafka or hep output named on the
+// command line takes its other settings (properties, secrets, agent id...)
+// from the config's first output of its type, so the file can hold them.
+// Returns -1 on success, else the exit code.
+int applyOverrides(const CommandLine& cl, Config& config) {
   if (!cl.outputs.empty()) {
-    OutputConfig base = config.outputs.empty() ? OutputConfig{} : config.outputs.front();
-    config.outputs.clear();
-    for (const auto& path : cl.outputs) {
-      OutputConfig o = base;
-      o.type = "jsonl";
-      o.path = path;
-      config.outputs.push_back(o);
+    std::vector<OutputConfig> outputs;
+    for (const auto& arg : cl.outputs) {
+      OutputConfig o;
+      try {
+        o = outputFromCommandLine(arg);
+      } catch (const ConfigError& e) {
+        return usageError(e.what());
+      }
+      for (const OutputConfig& configured : config.outputs) {
+        if (configured.type != o.type) continue;
+        OutputConfig merged = configured;
+        merged.path = o.path;
+        if (o.type == "kafka") {
+          merged.kafka.brokers = o.kafka.brokers;
+          merged.kafka.topic_prefix = o.kafka.topic_prefix;
+        }
+        if (o.type == "hep") merged.hep.destinations = o.hep.destinations;
+        o = merged;
+        break;
+      }
+      outputs.push_back(std::move(o));
     }
+    config.outputs = std::move(outputs);
   }
   if (cl.workers > 0) {
     config.workers.count = uint32_t(cl.workers);
     config.workers.cores.clear();  // a pinning list for another count no longer applies
   }
+  return -1;
 }
 
 }  // namespace
@@ -310,7 +336,13 @@ int main(int argc, char** argv) {
       if (cl.outputs[i] == cl.outputs[j]) return usageError("output " + cl.outputs[i] + " given twice");
     }
   }
-  applyOverrides(cl, config);
+  if (int rc = applyOverrides(cl, config); rc >= 0) return rc;
+  try {
+    resolveSecrets(config);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "tapflow: configuration error: %s\n", e.what());
+    return kExitConfig;
+  }
   LogLevel level;
   if (parseLogLevel(config.logging.level, level)) setLogLevel(level);
 

@@ -1,6 +1,7 @@
 #include "app/pipeline.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,7 +18,10 @@
 #include "capture/mirror.h"
 #include "capture/packet_source.h"
 #include "capture/pcap_source.h"
+#include "app/stats_reporter.h"
 #include "export/event_output.h"
+#include "export/hep_sink.h"
+#include "export/kafka_sink.h"
 #include "ops/http_server.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
@@ -63,6 +67,81 @@ std::vector<std::unique_ptr<PacketSource>> makeSources(const Config& config) {
   }
   if (sources.empty()) throw CaptureSetupError(capture.source + " capture found nothing to capture");
   return sources;
+}
+
+// The node HEP messages and stats events name: NODE_NAME (set from the
+// downward API in the DaemonSet), else the host name.
+std::string nodeName(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  if (const char* node = std::getenv("NODE_NAME"); node != nullptr && *node != '\0') return node;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) return "";
+  return host;
+}
+
+std::unique_ptr<EventSink> makeKafkaSink(const OutputConfig& o, bool offline) {
+  const KafkaOutputConfig& k = o.kafka;
+  KafkaSinkConfig c;
+  for (size_t i = 0; i < k.brokers.size(); ++i) c.brokers += (i ? "," : "") + k.brokers[i];
+  c.topic_prefix = k.topic_prefix;
+  c.topics = k.topics;
+  c.properties = k.properties;
+  for (const auto& [name, secret] : k.secret_properties) {
+    c.properties.emplace_back(name, secret.value);
+    c.secret_properties.push_back(name);
+  }
+  c.queue_full = k.block_when_full ? KafkaSinkConfig::QueueFullPolicy::kBlock : KafkaSinkConfig::QueueFullPolicy::kDrop;
+  c.block_timeout = k.block_timeout;
+  c.queue_messages = k.queue_messages;
+  return std::make_unique<KafkaSink>(c, o.name(), offline);
+}
+
+std::unique_ptr<EventSink> makeHepSink(const OutputConfig& o, bool offline) {
+  const HepOutputConfig& h = o.hep;
+  HepSinkConfig c;
+  for (const HepEndpoint& e : h.destinations) {
+    const HepTransport transport =
+        e.transport == "tcp" ? HepTransport::kTcp : (e.transport == "tls" ? HepTransport::kTls : HepTransport::kUdp);
+    c.destinations.push_back(HepDestination{transport, e.host, e.port});
+    if (transport == HepTransport::kUdp && h.has_auth_key) {
+      logWarn("the HEP auth key travels in clear text over UDP (allow_auth_key_over_udp is set)",
+              {{"output", o.name()}, {"destination", c.destinations.back().url()}});
+    }
+  }
+  c.identity.agent_id = h.agent_id;
+  c.identity.auth_key = h.has_auth_key ? h.auth_key.value : "";
+  c.identity.node_name = nodeName(h.node_name);
+  c.buffer_bytes = h.buffer_bytes;
+  c.reconnect_min = h.reconnect_min;
+  c.reconnect_max = h.reconnect_max;
+  c.tls.ca_file = h.tls_ca_file;
+  c.tls.verify = h.tls_verify;
+  c.tls.server_name = h.tls_server_name;
+  return std::make_unique<HepSink>(c, o.name(), offline);
+}
+
+// Throws std::runtime_error naming the output when it cannot be set up.
+std::unique_ptr<EventOutput> makeOutput(const OutputConfig& o, bool offline) {
+  std::unique_ptr<EventSink> sink;
+  if (o.type == "kafka") {
+    sink = makeKafkaSink(o, offline);
+  } else if (o.type == "hep") {
+    sink = makeHepSink(o, offline);
+  } else {
+    sink = std::make_unique<JsonLinesSink>(o.path);
+  }
+  // A file source can wait for a slow output; a live one must not.
+  return std::make_unique<EventOutput>(o.name(), std::move(sink), o.queue_events,
+                                       offline ? FullQueuePolicy::kWait : FullQueuePolicy::kDrop);
+}
+
+// How long an output may take to deliver what it holds at shutdown. A file
+// source waits for everything (each sink's own timeouts bound it).
+Duration shutdownGrace(const OutputConfig& o, bool offline) {
+  if (offline) return EventSink::kWaitForever;
+  if (o.type == "kafka") return o.kafka.shutdown_grace;
+  if (o.type == "hep") return o.hep.shutdown_grace;
+  return EventSink::kWaitForever;  // a local file
 }
 
 // capture.cores pins capture threads in order; a list that does not match the
@@ -141,6 +220,7 @@ void registerMetrics(MetricsRegistry& registry, const std::vector<std::unique_pt
       m.gauge("tapflow_output_queue_events", "Events waiting in the output's queue", labels, double(o->depth()));
       m.gauge("tapflow_output_queue_capacity", "Capacity of the output's queue (outputs[].queue_events)", labels,
               double(o->capacity()));
+      o->sink().collectMetrics(m, labels);
     }
   });
   registry.add([](MetricsWriter& m) {
@@ -157,16 +237,18 @@ int runPipeline(const Config& config, RunMode mode) {
   try {
     sources = makeSources(config);
     for (const auto& s : sources) offline = offline && s->isOffline();
-    for (const OutputConfig& o : config.outputs) {
-      // A file source can wait for a slow output; a live one must not.
-      outputs.push_back(std::make_unique<EventOutput>(o.type + ":" + o.path, std::make_unique<JsonLinesSink>(o.path),
-                                                      o.queue_events,
-                                                      offline ? FullQueuePolicy::kWait : FullQueuePolicy::kDrop));
-    }
   } catch (const std::exception& e) {
     // One line naming what is missing; sources made so far are torn down on return.
     logError(e.what(), {{"source", config.capture.source}});
     return 2;
+  }
+  for (const OutputConfig& o : config.outputs) {
+    try {
+      outputs.push_back(makeOutput(o, offline));
+    } catch (const std::exception& e) {
+      logError(e.what(), {{"output", o.name()}});
+      return 2;
+    }
   }
   logCorePlan(config.capture, sources.size());
 
@@ -207,6 +289,12 @@ int runPipeline(const Config& config, RunMode mode) {
 
   MetricsRegistry registry;
   registerMetrics(registry, sources, handoffs, workers, outputs);
+  StatsReporter stats(registry, nodeName(""));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const OutputConfig& o = config.outputs[i];
+    if (o.type == "kafka" && o.kafka.stats_interval > 0) stats.addOutput(outputs[i].get(), o.kafka.stats_interval);
+  }
+  stats.start();
   std::atomic<bool> ready{false};
   OpsHttpServer ops([&registry] { return registry.render(); }, [&ready] { return ready.load(); });
   if (mode == RunMode::kDaemon && config.metrics.enabled) {
@@ -248,7 +336,8 @@ int runPipeline(const Config& config, RunMode mode) {
   if (!offline) final_time = std::max(final_time, wallClockNow());
   for (auto& w : workers) w->finishInput(final_time, reason);
   for (auto& w : workers) w->join();
-  for (auto& o : outputs) o->stop();
+  stats.stop();  // the last stats event covers the drain
+  for (size_t i = 0; i < outputs.size(); ++i) outputs[i]->stop(shutdownGrace(config.outputs[i], offline));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   uint64_t packets = 0, records = 0, dropped = 0;

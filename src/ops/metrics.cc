@@ -94,9 +94,13 @@ void MetricsRegistry::add(Collector collector) {
 
 std::string MetricsRegistry::render() const {
   MetricsWriter writer;
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& c : collectors_) c(writer);
+  collect(writer);
   return writer.render();
+}
+
+void MetricsRegistry::collect(MetricsWriter& out) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& c : collectors_) c(out);
 }
 
 }  // namespace tapflow

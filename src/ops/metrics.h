@@ -30,6 +30,12 @@ class MetricsWriter {
 
   std::string render() const;
 
+  // Every sample as (family, labels, value, is_counter), in collection order.
+  template <typename Fn>
+  void forEachSample(Fn&& fn) const {
+    for (const Sample& s : samples_) fn(s.family, s.labels, s.value, s.is_counter);
+  }
+
  private:
   struct Sample {
     std::string family;
@@ -50,6 +56,8 @@ class MetricsRegistry {
 
   void add(Collector collector);
   std::string render() const;
+  // Runs every collector into `out` (for summaries such as the stats events).
+  void collect(MetricsWriter& out) const;
 
  private:
   mutable std::mutex mutex_;

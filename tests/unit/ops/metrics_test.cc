@@ -12,6 +12,8 @@
 #include "capture/dpdk_source.h"
 #include "capture/mirror.h"
 #include "export/event_output.h"
+#include "export/hep_sink.h"
+#include "export/kafka_sink.h"
 #include "flow/flow_table.h"
 #include "ops/metrics.h"
 #include "packet/decode_stats.h"
@@ -71,6 +73,14 @@ TEST_CASE("every metric family is documented in docs/metrics.md") {
   m.stats("sip", SipStats{}, none);
   m.stats("dns", DnsStats{}, none);
   m.stats("tls", TlsStats{}, none);
+  // The sinks write their own families; a producer to a port nothing listens
+  // on and a UDP socket are enough to make them.
+  KafkaSinkConfig kafka;
+  kafka.brokers = "127.0.0.1:1";
+  KafkaSink(kafka, "kafka", false).collectMetrics(m, none);
+  HepSinkConfig hep;
+  hep.destinations.push_back(HepDestination{HepTransport::kUdp, "127.0.0.1", 9});
+  HepSink(hep, "hep", false).collectMetrics(m, none);
   std::string text = m.render();
 
   std::ifstream doc(std::string(TAPFLOW_SOURCE_DIR) + "/docs/metrics.md");
