@@ -278,6 +278,14 @@ int applyOverrides(const CommandLine& cl, Config& config) {
         o = merged;
         break;
       }
+      // The file's rule holds for destinations named here too.
+      if (o.type == "hep" && o.hep.has_auth_key && !o.hep.allow_auth_key_over_udp) {
+        for (const HepEndpoint& e : o.hep.destinations) {
+          if (e.transport != "udp") continue;
+          return usageError("-o " + arg + ": the config's auth_key would travel in clear text over UDP; use "
+                            "hep+tls://, or set allow_auth_key_over_udp: true in the config's hep output");
+        }
+      }
       outputs.push_back(std::move(o));
     }
     config.outputs = std::move(outputs);
