@@ -1488,6 +1488,7 @@ std::string OutputConfig::name() const {
   std::string out = type + ":";
   if (type == "kafka") {
     for (size_t i = 0; i < kafka.brokers.size(); ++i) out += (i ? "," : "") + kafka.brokers[i];
+    if (!kafka.topic_prefix.empty()) out += "/" + kafka.topic_prefix;
   } else if (type == "hep") {
     for (size_t i = 0; i < hep.destinations.size(); ++i) {
       const HepEndpoint& e = hep.destinations[i];

@@ -79,7 +79,7 @@ std::string nodeName(const std::string& configured) {
   return host;
 }
 
-std::unique_ptr<EventSink> makeKafkaSink(const OutputConfig& o, bool offline) {
+std::unique_ptr<EventSink> makeKafkaSink(const OutputConfig& o, const std::string& name, bool offline) {
   const KafkaOutputConfig& k = o.kafka;
   KafkaSinkConfig c;
   for (size_t i = 0; i < k.brokers.size(); ++i) c.brokers += (i ? "," : "") + k.brokers[i];
@@ -93,10 +93,10 @@ std::unique_ptr<EventSink> makeKafkaSink(const OutputConfig& o, bool offline) {
   c.queue_full = k.block_when_full ? KafkaSinkConfig::QueueFullPolicy::kBlock : KafkaSinkConfig::QueueFullPolicy::kDrop;
   c.block_timeout = k.block_timeout;
   c.queue_messages = k.queue_messages;
-  return std::make_unique<KafkaSink>(c, o.name(), offline);
+  return std::make_unique<KafkaSink>(c, name, offline);
 }
 
-std::unique_ptr<EventSink> makeHepSink(const OutputConfig& o, bool offline) {
+std::unique_ptr<EventSink> makeHepSink(const OutputConfig& o, const std::string& name, bool offline) {
   const HepOutputConfig& h = o.hep;
   HepSinkConfig c;
   for (const HepEndpoint& e : h.destinations) {
@@ -105,7 +105,7 @@ std::unique_ptr<EventSink> makeHepSink(const OutputConfig& o, bool offline) {
     c.destinations.push_back(HepDestination{transport, e.host, e.port});
     if (transport == HepTransport::kUdp && h.has_auth_key) {
       logWarn("the HEP auth key travels in clear text over UDP (allow_auth_key_over_udp is set)",
-              {{"output", o.name()}, {"destination", c.destinations.back().url()}});
+              {{"output", name}, {"destination", c.destinations.back().url()}});
     }
   }
   c.identity.agent_id = h.agent_id;
@@ -117,21 +117,21 @@ std::unique_ptr<EventSink> makeHepSink(const OutputConfig& o, bool offline) {
   c.tls.ca_file = h.tls_ca_file;
   c.tls.verify = h.tls_verify;
   c.tls.server_name = h.tls_server_name;
-  return std::make_unique<HepSink>(c, o.name(), offline);
+  return std::make_unique<HepSink>(c, name, offline);
 }
 
 // Throws std::runtime_error naming the output when it cannot be set up.
-std::unique_ptr<EventOutput> makeOutput(const OutputConfig& o, bool offline) {
+std::unique_ptr<EventOutput> makeOutput(const OutputConfig& o, const std::string& name, bool offline) {
   std::unique_ptr<EventSink> sink;
   if (o.type == "kafka") {
-    sink = makeKafkaSink(o, offline);
+    sink = makeKafkaSink(o, name, offline);
   } else if (o.type == "hep") {
-    sink = makeHepSink(o, offline);
+    sink = makeHepSink(o, name, offline);
   } else {
     sink = std::make_unique<JsonLinesSink>(o.path);
   }
   // A file source can wait for a slow output; a live one must not.
-  return std::make_unique<EventOutput>(o.name(), std::move(sink), o.queue_events,
+  return std::make_unique<EventOutput>(name, std::move(sink), o.queue_events,
                                        offline ? FullQueuePolicy::kWait : FullQueuePolicy::kDrop);
 }
 
@@ -242,12 +242,21 @@ int runPipeline(const Config& config, RunMode mode) {
     logError(e.what(), {{"source", config.capture.source}});
     return 2;
   }
+  std::vector<std::string> names;
   for (const OutputConfig& o : config.outputs) {
+    // Metrics and logs tell outputs apart by name: a second one to the same
+    // peers gets "#2".
+    std::string name = o.name();
+    const auto same = std::count(names.begin(), names.end(), name);
+    names.push_back(name);
+    if (same > 0) name += "#" + std::to_string(same + 1);
     try {
-      outputs.push_back(makeOutput(o, offline));
+      outputs.push_back(makeOutput(o, name, offline));
     } catch (const std::exception& e) {
-      logError(e.what(), {{"output", o.name()}});
-      return 2;
+      // What a sink refuses at set-up is its configuration (a value
+      // librdkafka only judges when the producer is made, a CA file).
+      logError(e.what(), {{"output", name}});
+      return 1;
     }
   }
   logCorePlan(config.capture, sources.size());

@@ -53,7 +53,7 @@ TEST_CASE("every kafka output key is read into its field") {
   REQUIRE(c.outputs.size() == 1);
   const OutputConfig& o = c.outputs[0];
   CHECK(o.type == "kafka");
-  CHECK(o.name() == "kafka:kafka-0:9092,10.0.0.5:9093");
+  CHECK(o.name() == "kafka:kafka-0:9092,10.0.0.5:9093/prod.");
   CHECK(o.queue_events == 1024);
   const KafkaOutputConfig& k = o.kafka;
   CHECK(k.brokers == std::vector<std::string>{"kafka-0:9092", "10.0.0.5:9093"});
