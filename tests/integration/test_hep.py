@@ -58,7 +58,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -68,6 +67,7 @@ import analyzer_traffic  # noqa: E402
 import analyzer_truth  # noqa: E402
 import harness  # noqa: E402
 import live_run  # noqa: E402
+from pcapfile import pcap_header, pcap_record, read_pcap  # noqa: E402
 
 PARTS = ("sipp", "vlan", "restart", "auth")
 USAGE = "Usage: test_hep.py TAPFLOW [--keep DIR] [--only %s]" % ",".join(PARTS)
@@ -95,30 +95,7 @@ def log(msg):
 
 # -- pcap files and the SIP messages in them ------------------------------------
 
-def read_pcap(path):
-    """(linktype, [(ts_ns, frame)]) of a pcap file (micro- or nanosecond, either byte order)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    formats = {b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\x4d\x3c\xb2\xa1": ("<", 1),
-               b"\xa1\xb2\xc3\xd4": (">", 1000), b"\xa1\xb2\x3c\x4d": (">", 1)}
-    if data[:4] not in formats:
-        raise ValueError("%s: not a pcap file" % path)
-    endian, scale = formats[data[:4]]
-    linktype = struct.unpack(endian + "I", data[20:24])[0]
-    records, pos = [], 24
-    header = struct.Struct(endian + "IIII")
-    while pos + 16 <= len(data):
-        sec, frac, caplen, _ = header.unpack_from(data, pos)
-        records.append((sec * 10**9 + frac * scale, data[pos + 16:pos + 16 + caplen]))
-        pos += 16 + caplen
-    return linktype, records
-
-
-PCAP_NS_HEADER = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1)
-
-
-def pcap_record(ts, frame):
-    return struct.pack("<IIII", ts // 10**9, ts % 10**9, len(frame), len(frame)) + frame
+PCAP_NS_HEADER = pcap_header(1)  # Ethernet, nanosecond timestamps
 
 
 class Packet:
@@ -1060,13 +1037,6 @@ def parse_args(argv):
     return opts
 
 
-def guarded(chk, name, fn, *args):
-    """Runs one part; an exception (tapflow gone, a tool missing) is a failure, not a crash."""
-    try:
-        fn(*args)
-    except Exception:  # noqa: BLE001
-        chk.check("%s: ran to the end" % name, False, traceback.format_exc(limit=-4))
-
 
 def main(argv):
     opts = parse_args(argv)
@@ -1084,16 +1054,16 @@ def main(argv):
     try:
         if "sipp" in opts["only"]:
             pcap = analyzer_traffic.make_pcaps(workdir, ["sip"])["sip"]
-            guarded(chk, "sipp calls", read_to_consumers, chk, opts["tapflow"], workdir, pcap)
+            chk.guarded("sipp calls", read_to_consumers, chk, opts["tapflow"], workdir, pcap)
             stop_all()
         if "vlan" in opts["only"]:
-            guarded(chk, "vlan", read_vlan_cli, chk, opts["tapflow"], workdir)
+            chk.guarded("vlan", read_vlan_cli, chk, opts["tapflow"], workdir)
             stop_all()
         if "restart" in opts["only"]:
-            guarded(chk, "tcp restart", tcp_restart, chk, opts["tapflow"], workdir)
+            chk.guarded("tcp restart", tcp_restart, chk, opts["tapflow"], workdir)
             stop_all()
         if "auth" in opts["only"]:
-            guarded(chk, "auth key over UDP", auth_over_udp, chk, opts["tapflow"], workdir)
+            chk.guarded("auth key over UDP", auth_over_udp, chk, opts["tapflow"], workdir)
     finally:
         stop_all()
         if not opts["keep"]:

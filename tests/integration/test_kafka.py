@@ -48,7 +48,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 from random import Random
 
@@ -949,13 +948,6 @@ def parse_args(argv):
     return opts
 
 
-def guarded(chk, name, fn, *args):
-    """Runs one part; an exception (a tool missing, tapflow gone) is a failure, not a crash."""
-    try:
-        fn(*args)
-    except Exception:  # noqa: BLE001
-        chk.check("%s: ran to the end" % name, False, traceback.format_exc(limit=-4))
-
 
 def main(argv):
     opts = parse_args(argv)
@@ -965,13 +957,13 @@ def main(argv):
     start = time.monotonic()
     try:
         if "offline" in opts["only"]:
-            guarded(chk, "offline", offline, chk, opts, workdir)
+            chk.guarded("offline", offline, chk, opts, workdir)
         if "outage" in opts["only"]:
-            guarded(chk, "outage", outage, chk, opts, workdir, "outage")
+            chk.guarded("outage", outage, chk, opts, workdir, "outage")
         if "timeout" in opts["only"]:
-            guarded(chk, "timeout", outage, chk, opts, workdir, "timeout")
+            chk.guarded("timeout", outage, chk, opts, workdir, "timeout")
         if "secrets" in opts["only"]:
-            guarded(chk, "secrets", secrets_part, chk, opts, workdir)
+            chk.guarded("secrets", secrets_part, chk, opts, workdir)
     finally:
         if not opts["keep"]:
             shutil.rmtree(workdir, ignore_errors=True)

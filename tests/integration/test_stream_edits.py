@@ -52,7 +52,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -60,6 +59,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import analyzer_traffic  # noqa: E402
 import harness  # noqa: E402
+from pcapfile import pcap_header, pcap_record, read_pcap, write_pcap  # noqa: E402
 
 USAGE = "Usage: test_stream_edits.py TAPFLOW [--keep DIR] [--no-traffic] [--only differential,flood]"
 APP_TYPES = ("http", "sip", "sip_call", "dns", "tls")
@@ -71,41 +71,6 @@ MAX_PIECE = 1448  # the captures' MSS: no rebuilt segment is longer
 
 
 # -- pcap files ---------------------------------------------------------------
-
-def read_pcap(path):
-    """(linktype, [(ts_ns, frame)]) of a pcap file (micro- or nanosecond, either byte order)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = data[:4]
-    formats = {b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\x4d\x3c\xb2\xa1": ("<", 1),
-               b"\xa1\xb2\xc3\xd4": (">", 1000), b"\xa1\xb2\x3c\x4d": (">", 1)}
-    if magic not in formats:
-        raise ValueError("%s: not a pcap file (pcapng is not read here)" % path)
-    endian, scale = formats[magic]
-    linktype = struct.unpack(endian + "I", data[20:24])[0]
-    records = []
-    pos = 24
-    header = struct.Struct(endian + "IIII")
-    while pos + 16 <= len(data):
-        sec, frac, caplen, _ = header.unpack_from(data, pos)
-        records.append((sec * 10**9 + frac * scale, data[pos + 16:pos + 16 + caplen]))
-        pos += 16 + caplen
-    return linktype, records
-
-
-def pcap_header(linktype):
-    return struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, linktype)
-
-
-def pcap_record(ts, frame):
-    return struct.pack("<IIII", ts // 10**9, ts % 10**9, len(frame), len(frame)) + frame
-
-
-def write_pcap(path, linktype, records):
-    with open(path, "wb") as f:
-        f.write(pcap_header(linktype))
-        f.writelines(pcap_record(ts, frame) for ts, frame in records)
-
 
 # -- TCP segments: dissect and rebuild ----------------------------------------
 
@@ -1012,13 +977,6 @@ def parse_args(argv):
     return opts
 
 
-def guarded(chk, name, fn, *args):
-    """Runs one part; an exception (tapflow gone, a tool missing) is a failure, not a crash."""
-    try:
-        fn(*args)
-    except Exception:  # noqa: BLE001
-        chk.check("%s: ran to the end" % name, False, traceback.format_exc(limit=-3))
-
 
 def main(argv):
     opts = parse_args(argv)
@@ -1038,11 +996,11 @@ def main(argv):
                 missing = [p for p in pcaps.values() if not os.path.exists(p)]
                 if missing:
                     sys.exit("no pcap from an earlier run: %s" % missing)
-            guarded(chk, "differential", differential, chk, opts["tapflow"], workdir, pcaps)
+            chk.guarded("differential", differential, chk, opts["tapflow"], workdir, pcaps)
         if "flood" in opts["only"]:
             # The worker's byte cap binds first (2048 blocks, 4096 segments allowed), then its segment cap.
-            guarded(chk, "flood", flood, chk, opts["tapflow"], workdir, 4096, "flood")
-            guarded(chk, "flood", flood, chk, opts["tapflow"], workdir, 1500, "flood, segment cap")
+            chk.guarded("flood", flood, chk, opts["tapflow"], workdir, 4096, "flood")
+            chk.guarded("flood", flood, chk, opts["tapflow"], workdir, 1500, "flood, segment cap")
     finally:
         if not opts["keep"]:
             shutil.rmtree(workdir, ignore_errors=True)
