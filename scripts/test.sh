@@ -70,7 +70,7 @@ setup_dir() {  # setup_dir DIR [meson options...]
 
 scripts/install-deps.sh --with-tests || { echo "dependency installation failed"; exit 2; }
 # Say at once which peer program is missing, rather than in a test's traceback.
-for tool in ip tc sysctl tcpdump tshark nginx curl dnsmasq dig sipp setpriv; do
+for tool in ip tc sysctl tcpdump tshark nginx curl dnsmasq dig sipp setpriv kcat sngrep node; do
   command -v "$tool" >/dev/null || echo "warning: $tool is not on PATH ($PATH); integration tests need it"
 done
 
