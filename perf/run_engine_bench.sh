@@ -7,6 +7,8 @@
 # Usage: perf/run_engine_bench.sh [--build-dir DIR] [--packets N] [--flows N]
 #          [--runs N] [--ndpi-runs N] [--reps N] [--prefetch D] [--no-ndpi]
 #          [--heaptrack]
+# --prefetch D: bench_engine's prefetch distance (default: the capture
+# loops', kPrefetchPackets); a second run times the same loops cold (0).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,12 +19,12 @@ FLOWS=100000
 RUNS=3        # end-to-end runs of each tapflow configuration; the best is kept
 NDPI_RUNS=3
 REPS=5        # bench_engine runs per variant
-PREFETCH=8    # distance of the second, "packets in cache" bench_engine run
+PREFETCH=""   # bench_engine's prefetch distance; empty: its default, the capture loops' (8)
 WITH_NDPI=1
 HEAPTRACK=0
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -71,14 +73,18 @@ if [[ ! -s "$PCAP" ]]; then
   mv "$PCAP.tmp" "$PCAP"
 fi
 
-# 3. In memory, one core: first as the arena lies (each packet's first touch
-#    goes to DRAM), then with the headers prefetched ahead (as when the NIC
-#    writes packets into the cache, DDIO, or a capture loop prefetches).
-log "bench_engine (in memory), $REPS runs per variant"
-"$BENCH" "$PCAP" --reps "$REPS" | tee "$OUT/bench_engine.txt" >&2
-log "bench_engine (in memory, headers prefetched $PREFETCH packets ahead)"
-"$BENCH" "$PCAP" --reps "$REPS" --prefetch "$PREFETCH" --only floor,decode,engine |
-  tee "$OUT/bench_engine_prefetch.txt" >&2
+# 3. In memory, one core: first as tapflow's capture loops walk their rings
+#    (each packet's headers prefetched a few packets ahead), then cold: no
+#    prefetch, each packet's first touch waits for DRAM.
+PREFETCH_ARGS=()
+[[ -n "$PREFETCH" ]] && PREFETCH_ARGS=(--prefetch "$PREFETCH")
+log "bench_engine (in memory, packets prefetched as the capture loops do), $REPS runs per variant"
+"$BENCH" "$PCAP" --reps "$REPS" "${PREFETCH_ARGS[@]}" | tee "$OUT/bench_engine.txt" >&2
+DISTANCE=$(awk '/^runs per variant:/ { for (i = 1; i <= NF; i++) if ($i == "distance:") { d = $(i + 1); sub(/;$/, "", d); print d } }' \
+  "$OUT/bench_engine.txt")
+log "bench_engine (in memory, cold: no prefetch)"
+"$BENCH" "$PCAP" --reps "$REPS" --prefetch 0 --only floor,decode,engine |
+  tee "$OUT/bench_engine_cold.txt" >&2
 
 result() {  # file key field
   awk -v key="$2" -v field="$3" '$1 == "RESULT" && $2 == key {
@@ -136,14 +142,14 @@ NCPU=$(nproc)
       vs = (n == "" ? "-" : sprintf("%.1fx", n / s))
       printf "| %s | %d | %.4f | %.2f | %.2f | %s |\n", label, p, s, p / s / 1e6, w * 8 / s / 1e9, vs }'
   }
-  row "in memory: floor (read ethertype + IPs)" "$(result "$OUT/bench_engine.txt" floor best_s)"
-  row "in memory: decode only" "$(result "$OUT/bench_engine.txt" decode best_s)"
-  row "in memory: decode + defrag + flows (1 core)" "$(result "$OUT/bench_engine.txt" engine best_s)"
-  row "in memory: decode + defrag + flows + JSON records" "$(result "$OUT/bench_engine.txt" engine_json best_s)"
+  row "in memory, prefetch $DISTANCE: floor (read ethertype + IPs)" "$(result "$OUT/bench_engine.txt" floor best_s)"
+  row "in memory, prefetch $DISTANCE: decode only" "$(result "$OUT/bench_engine.txt" decode best_s)"
+  row "in memory, prefetch $DISTANCE: decode + defrag + flows (1 core)" "$(result "$OUT/bench_engine.txt" engine best_s)"
+  row "in memory, prefetch $DISTANCE: decode + defrag + flows + JSON records" "$(result "$OUT/bench_engine.txt" engine_json best_s)"
   row "in memory: defrag + flows only (pre-decoded)" "$(result "$OUT/bench_engine.txt" flows_only best_s)"
-  row "in memory, prefetch $PREFETCH: floor" "$(result "$OUT/bench_engine_prefetch.txt" floor best_s)"
-  row "in memory, prefetch $PREFETCH: decode only" "$(result "$OUT/bench_engine_prefetch.txt" decode best_s)"
-  row "in memory, prefetch $PREFETCH: decode + defrag + flows" "$(result "$OUT/bench_engine_prefetch.txt" engine best_s)"
+  row "in memory, cold: floor" "$(result "$OUT/bench_engine_cold.txt" floor best_s)"
+  row "in memory, cold: decode only" "$(result "$OUT/bench_engine_cold.txt" decode best_s)"
+  row "in memory, cold: decode + defrag + flows" "$(result "$OUT/bench_engine_cold.txt" engine best_s)"
   if [[ -n "$NDPI_S" ]]; then row "ndpiReader -i FILE -q (end to end)" "$NDPI_S"; fi
   row "tapflow read -o /dev/null --workers 1 (end to end)" "$TF1_S"
   row "tapflow read -o /dev/null --workers 2 (end to end)" "$TF2_S"

@@ -326,12 +326,15 @@ void AfXdpSource::run(Handoff& handoff, const std::atomic<bool>& stop) {
     }
     empty_polls = 0;
     const Timestamp now = wallClockNow();
+    // Packets kPrefetchPackets ahead are on their way while this one is decoded.
+    auto prefetchFrame = [&](uint32_t i) {
+      const uint64_t addr = xsk_umem__add_offset_to_addr(xsk_ring_cons__rx_desc(&s.rx, idx + i)->addr);
+      if (addr < umem_bytes_) prefetchPacket(umem_area_ + addr);
+    };
+    for (uint32_t i = 0; i < n && i < kPrefetchPackets; ++i) prefetchFrame(i);
     for (uint32_t i = 0; i < n; ++i) {
       const xdp_desc* desc = xsk_ring_cons__rx_desc(&s.rx, idx + i);
-      if (i + 1 < n) {
-        const xdp_desc* next = xsk_ring_cons__rx_desc(&s.rx, idx + i + 1);
-        if (next->addr < umem_bytes_) __builtin_prefetch(umem_area_ + next->addr);
-      }
+      if (i + kPrefetchPackets < n) prefetchFrame(i + kPrefetchPackets);
       const uint64_t addr = xsk_umem__add_offset_to_addr(desc->addr);
       const uint32_t len = desc->len;
       const uint64_t frame = addr & frame_mask;

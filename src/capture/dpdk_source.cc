@@ -19,7 +19,6 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_pause.h>
-#include <rte_prefetch.h>
 
 #include <algorithm>
 #include <atomic>
@@ -45,7 +44,6 @@ namespace fs = std::filesystem;
 constexpr uint8_t kDefaultRssKeySize = 40;  // the Toeplitz key of most NICs; some take 52 (hash_key_size)
 constexpr uint32_t kJumboMtu = 9000;
 constexpr uint16_t kTxDescriptors = 64;  // tapflow never sends; some PMDs need TX queues paired with RX
-constexpr int kPrefetchAhead = 3;
 // An idle queue spins this many empty polls (rte_pause), then sleeps, each
 // sleep twice the last up to the maximum: a busy queue never sleeps, an idle
 // one costs ~2000 wake-ups a second. A burst after an idle spell waits in the
@@ -578,8 +576,12 @@ class DpdkQueueSource : public PacketSource {
       queue_stats_.polls.add();
       const Timestamp now = wallClockNow();  // one clock read per burst
       last_ts_ = now;
+      // Packets kPrefetchPackets ahead are on their way while this one is decoded.
+      for (uint16_t i = 0; i < n && i < kPrefetchPackets; ++i) {
+        prefetchPacket(rte_pktmbuf_mtod(mbufs[i], const uint8_t*));
+      }
       for (uint16_t i = 0; i < n; ++i) {
-        if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + kPrefetchAhead], void*));
+        if (i + kPrefetchPackets < n) prefetchPacket(rte_pktmbuf_mtod(mbufs[i + kPrefetchPackets], const uint8_t*));
         if (decodeMbuf(mbufs[i], now, pkt)) handoff.push(pkt);  // push copies: the mbuf can go
       }
       rte_pktmbuf_free_bulk(mbufs, n);

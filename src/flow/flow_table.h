@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -103,8 +104,9 @@ class FlowTable {
   // pages are only touched (and only cost RSS) once that many flows exist, and
   // start-up does not pay for zeroing max_flows records.
   struct RawDelete {
-    void operator()(Flow* p) const { ::operator delete(p); }
+    void operator()(Flow* p) const { std::free(p); }
   };
+  static Flow* allocatePool(uint32_t capacity);
   static_assert(std::is_trivially_destructible_v<Flow>, "flows are recycled without destructor calls");
 
   FlowTableConfig config_;
