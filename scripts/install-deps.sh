@@ -6,7 +6,7 @@ set -euo pipefail
 build_packages=(
   meson ninja-build pkg-config g++ clang llvm libclang-rt-14-dev
   libxdp-dev libbpf-dev libconcurrentqueue-dev librdkafka-dev
-  libyaml-cpp-dev doctest-dev libpcap-dev libssl-dev
+  libyaml-cpp-dev doctest-dev libpcap-dev libssl-dev libcurl4-openssl-dev rapidjson-dev
   # DPDK 22.11; it pulls in the PMDs (librte-net-pcap23, -af-packet23, -af-xdp23, -ring23, ...).
   libdpdk-dev
 )

@@ -249,7 +249,11 @@ int runPipeline(const Config& config, RunMode mode) {
     std::string name = o.name();
     const auto same = std::count(names.begin(), names.end(), name);
     names.push_back(name);
-    if (same > 0) name += "#" + std::to_string(same + 1);
+    if (same > 0) {
+      // Appended in two steps: g++ 12 warns (-Wrestrict, a false positive) on "#" + to_string().
+      name += '#';
+      name += std::to_string(same + 1);
+    }
     try {
       outputs.push_back(makeOutput(o, name, offline));
     } catch (const std::exception& e) {
