@@ -4,6 +4,8 @@
 // can only return false). Cross-field checks run once every section is read.
 #include "app/config.h"
 
+#include "k8s/label_selector.h"
+
 #include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
 #include <yaml-cpp/yaml.h>
@@ -1244,6 +1246,25 @@ void decodeOutputs(Decoder& d, const Field& f, std::vector<OutputConfig>& output
   }
 }
 
+void decodeKubernetes(Decoder& d, const Field& f, KubernetesConfig& c) {
+  MapReader m(d, f, {"enabled", "kubeconfig", "node_name", "labels", "initial_list_timeout"},
+              "a map of Kubernetes settings");
+  if (auto v = m.take("enabled")) c.enabled = readBool(d, *v);
+  if (auto v = m.take("kubeconfig")) c.kubeconfig = d.resolvePath(readPath(d, *v));
+  if (auto v = m.take("node_name")) c.node_name = readString(d, *v);
+  if (auto v = m.take("labels")) {
+    Distinct<std::string> distinct;
+    for (const Field& item : readListItems(d, *v, "a list of label keys such as [app, app.kubernetes.io/name]", 64)) {
+      const std::string key = readString(d, item);
+      const std::string problem = validateLabelKey(key);
+      if (!problem.empty()) d.fail(item, problem);
+      distinct.add(d, item, key, "label " + key);
+      c.labels.push_back(key);
+    }
+  }
+  if (auto v = m.take("initial_list_timeout")) c.initial_list_timeout = readDuration(d, *v, 0, 10 * kMinute);
+}
+
 void decodeMetrics(Decoder& d, const Field& f, MetricsConfig& c) {
   MapReader m(d, f, {"enabled", "listen"}, "a map of metrics settings");
   if (auto v = m.take("enabled")) c.enabled = readBool(d, *v);
@@ -1428,10 +1449,10 @@ Config decodeDocument(Decoder& d, const YAML::Node& document, const std::string&
   c.source_file = source_file;
   const Field root{document, "", document.Mark()};
   MapReader m(d, root,
-              {"capture", "workers", "flows", "defrag", "tcp_reassembly", "analyzers", "outputs", "metrics",
-               "logging"},
-              "a map of sections (capture, workers, flows, defrag, tcp_reassembly, analyzers, outputs, metrics, "
-              "logging)");
+              {"capture", "workers", "flows", "defrag", "tcp_reassembly", "analyzers", "outputs", "kubernetes",
+               "metrics", "logging"},
+              "a map of sections (capture, workers, flows, defrag, tcp_reassembly, analyzers, outputs, kubernetes, "
+              "metrics, logging)");
   if (auto v = m.take("capture")) decodeCapture(d, *v, c.capture);
   if (auto v = m.take("workers")) decodeWorkers(d, *v, c.workers);
   if (auto v = m.take("flows")) decodeFlows(d, *v, c.flows);
@@ -1439,6 +1460,7 @@ Config decodeDocument(Decoder& d, const YAML::Node& document, const std::string&
   if (auto v = m.take("tcp_reassembly")) decodeTcpReassembly(d, *v, c.analyzers.tcp);
   if (auto v = m.take("analyzers")) decodeAnalyzers(d, *v, c.analyzers);
   if (auto v = m.take("outputs")) decodeOutputs(d, *v, c.outputs);
+  if (auto v = m.take("kubernetes")) decodeKubernetes(d, *v, c.kubernetes);
   if (auto v = m.take("metrics")) decodeMetrics(d, *v, c.metrics);
   if (auto v = m.take("logging")) decodeLogging(d, *v, c.logging);
   checkAcrossSections(d, root, c, use);

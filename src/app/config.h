@@ -165,6 +165,15 @@ struct MetricsConfig {
   std::string listen = "127.0.0.1:9108";  // /metrics, /healthz, /readyz
 };
 
+// kubernetes: pod, namespace, node, workload and service of both ends of every event.
+struct KubernetesConfig {
+  bool enabled = false;
+  std::string kubeconfig;          // "": in-cluster (service-account token, KUBERNETES_SERVICE_HOST/PORT)
+  std::string node_name;           // "": $NODE_NAME, else the host name
+  std::vector<std::string> labels;  // label keys copied into events
+  Duration initial_list_timeout = 10 * kNanosPerSecond;  // capture waits this long for the first lists
+};
+
 struct LoggingConfig {
   std::string level = "info";  // debug, info, warn, error
 };
@@ -178,6 +187,7 @@ struct Config {
   // tcp_reassembly is analyzers.tcp here: the streams exist for the analyzers.
   AppLayerConfig analyzers;
   std::vector<OutputConfig> outputs{OutputConfig{}};
+  KubernetesConfig kubernetes;
   MetricsConfig metrics;
   LoggingConfig logging;
 };

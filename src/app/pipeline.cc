@@ -18,6 +18,7 @@
 #include "capture/mirror.h"
 #include "capture/packet_source.h"
 #include "capture/pcap_source.h"
+#include "app/kubernetes_view.h"
 #include "app/stats_reporter.h"
 #include "export/event_output.h"
 #include "export/hep_sink.h"
@@ -265,6 +266,19 @@ int runPipeline(const Config& config, RunMode mode) {
   }
   logCorePlan(config.capture, sources.size());
 
+  // The cluster view first: a pcap read is only enriched if the lists are in.
+  std::unique_ptr<KubernetesView> kubernetes;
+  if (config.kubernetes.enabled) {
+    try {
+      kubernetes = std::make_unique<KubernetesView>(config.kubernetes);
+    } catch (const std::exception& e) {
+      logError(e.what());
+      return 1;
+    }
+    kubernetes->start();
+    kubernetes->waitForLists(config.kubernetes.initial_list_timeout);
+  }
+
   std::vector<EventOutput*> output_ptrs;
   for (auto& o : outputs) {
     output_ptrs.push_back(o.get());
@@ -283,6 +297,7 @@ int runPipeline(const Config& config, RunMode mode) {
     workers.push_back(std::make_unique<Worker>(i, flows, config.defrag, any_analyzer ? &a : nullptr, output_ptrs,
                                                inbox_capacity));
     worker_ptrs.push_back(workers.back().get());
+    if (kubernetes) workers.back()->setKubernetes(&kubernetes->state(), &kubernetes->complete());
     // Live traffic can pause: idle workers then expire flows on the wall clock.
     workers.back()->setLiveClock(!offline);
   }
@@ -302,6 +317,17 @@ int runPipeline(const Config& config, RunMode mode) {
 
   MetricsRegistry registry;
   registerMetrics(registry, sources, handoffs, workers, outputs);
+  if (kubernetes) {
+    registry.add([&kubernetes, &workers](MetricsWriter& m) {
+      kubernetes->collectMetrics(m);
+      for (const auto& w : workers) {
+        m.counter("tapflow_kubernetes_events_unenriched_total",
+                  "Events sent while the cluster view was incomplete (before the first lists, or a watch "
+                  "disconnected)",
+                  {{"worker", std::to_string(w->id())}}, w->eventsUnenriched());
+      }
+    });
+  }
   StatsReporter stats(registry, nodeName(""));
   for (size_t i = 0; i < outputs.size(); ++i) {
     const OutputConfig& o = config.outputs[i];
@@ -351,6 +377,7 @@ int runPipeline(const Config& config, RunMode mode) {
   for (auto& w : workers) w->join();
   stats.stop();  // the last stats event covers the drain
   for (size_t i = 0; i < outputs.size(); ++i) outputs[i]->stop(shutdownGrace(config.outputs[i], offline));
+  if (kubernetes) kubernetes->stop();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   uint64_t packets = 0, records = 0, dropped = 0;

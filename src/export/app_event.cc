@@ -21,7 +21,7 @@ void beginAnalyzerEvent(JsonWriter& w, const char* type, Timestamp start, Timest
   writeNetworkIdentity(w, f->flow.key, f->community_id);
   writeVlans(w, f->flow);
   w.endObject();
-  writeEndpoints(w, f->flow, from_client);
+  writeEndpoints(w, f->flow, from_client, f->cluster);
 }
 
 int64_t micros(Timestamp from, Timestamp to) { return int64_t((to - from) / 1000); }

@@ -14,11 +14,14 @@
 
 namespace tapflow {
 
+class ClusterSnapshot;
+
 // The flow an analyzer event came from, with its community id when the
 // caller keeps it (computing one costs a SHA-1; empty: computed here).
 struct EventFlow {
   const Flow& flow;
   std::string_view community_id;
+  const ClusterSnapshot* cluster = nullptr;  // Kubernetes metadata for both ends, when enabled
 };
 
 void encodeHttpEvent(const EventFlow& flow, const HttpTransaction& t, std::string& out);

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "export/kube_fields.h"
+
 namespace tapflow {
 
 FlowEnds flowEnds(const Flow& flow) {
@@ -45,13 +47,18 @@ void writeNetworkIdentity(JsonWriter& w, const FlowKey& key, std::string_view co
   w.field("type", key.ip_version == 4 ? "ipv4" : "ipv6");
 }
 
-void writeEndpoints(JsonWriter& w, const Flow& flow, bool from_client) {
+void writeEndpoints(JsonWriter& w, const Flow& flow, bool from_client, const ClusterSnapshot* cluster) {
   const FlowEnds ends = flowEnds(flow);
   const uint8_t version = flow.key.ip_version;
   const IpAddress& src = from_client ? *ends.client_ip : *ends.server_ip;
   const IpAddress& dst = from_client ? *ends.server_ip : *ends.client_ip;
-  w.beginObject("source").ipField("ip", src, version).field("port", unsigned(from_client ? ends.client_port : ends.server_port)).endObject();
-  w.beginObject("destination").ipField("ip", dst, version).field("port", unsigned(from_client ? ends.server_port : ends.client_port)).endObject();
+  w.beginObject("source").ipField("ip", src, version).field("port", unsigned(from_client ? ends.client_port : ends.server_port));
+  writeKubeEnd(w, lookupEnd(cluster, src, version));
+  w.endObject();
+  w.beginObject("destination").ipField("ip", dst, version).field("port", unsigned(from_client ? ends.server_port : ends.client_port));
+  writeKubeEnd(w, lookupEnd(cluster, dst, version));
+  w.endObject();
+  writeKubeDirection(w, cluster, flow);
 }
 
 void writeVlans(JsonWriter& w, const Flow& flow) {

@@ -10,6 +10,10 @@
 #include "flow/flow.h"
 
 namespace tapflow {
+class ClusterSnapshot;
+}
+
+namespace tapflow {
 
 // Version of the event schema; bumped on any incompatible change.
 constexpr int kEventSchemaVersion = 1;
@@ -37,8 +41,9 @@ void beginEvent(JsonWriter& w, const char* type, Timestamp start, Timestamp end)
 void writeNetworkIdentity(JsonWriter& w, const FlowKey& key, std::string_view community_id = {});
 
 // source/destination {ip, port} of an analyzer event; `from_client` says
-// whether the event's source is the flow's client.
-void writeEndpoints(JsonWriter& w, const Flow& flow, bool from_client);
+// whether the event's source is the flow's client. With a cluster snapshot,
+// each end also gets its Kubernetes identity (export/kube_fields.h).
+void writeEndpoints(JsonWriter& w, const Flow& flow, bool from_client, const ClusterSnapshot* cluster = nullptr);
 
 // "tunnel" and "network.vlan" attributes are written by writeNetworkIdentity's
 // callers; these are the shared pieces.

@@ -4,6 +4,7 @@
 
 #include "export/event_common.h"
 #include "export/json_writer.h"
+#include "export/kube_fields.h"
 
 namespace tapflow {
 namespace {
@@ -23,11 +24,12 @@ void tcpFlagsText(uint8_t flags, char out[9]) {
 }
 
 void writeEndpoint(JsonWriter& w, const char* name, const IpAddress& ip, uint16_t port, const Flow& flow,
-                   const FlowDirection& sent) {
+                   const FlowDirection& sent, const IpIdentity& kube) {
   w.beginObject(name);
   w.ipField("ip", ip, flow.key.ip_version);
   if (flow.key.proto == 6 || flow.key.proto == 17 || flow.key.proto == 132) w.field("port", unsigned(port));
   w.field("packets", sent.packets).field("bytes", sent.bytes);
+  writeKubeEnd(w, kube);
   w.endObject();
 }
 
@@ -45,7 +47,7 @@ void writeTcpDirection(JsonWriter& w, const char* name, const FlowDirection& d) 
 }  // namespace
 
 void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out,
-                     std::string_view community_id) {
+                     std::string_view community_id, const ClusterSnapshot* cluster) {
   const FlowKey& key = flow.key;
   const FlowEnds ends = flowEnds(flow);
   const FlowDirection& c = flow.clientDir();
@@ -61,8 +63,10 @@ void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::st
   writeVlans(w, flow);
   w.endObject();
 
-  writeEndpoint(w, "source", *ends.client_ip, ends.client_port, flow, c);
-  writeEndpoint(w, "destination", *ends.server_ip, ends.server_port, flow, s);
+  writeEndpoint(w, "source", *ends.client_ip, ends.client_port, flow, c, lookupEnd(cluster, *ends.client_ip, key.ip_version));
+  writeEndpoint(w, "destination", *ends.server_ip, ends.server_port, flow, s,
+                lookupEnd(cluster, *ends.server_ip, key.ip_version));
+  writeKubeDirection(w, cluster, flow);
 
   if (key.proto == 1 || key.proto == 58) {
     w.beginObject("icmp").field("type", unsigned(flow.icmp_type)).field("code", unsigned(flow.icmp_code)).endObject();

@@ -433,7 +433,7 @@ EventFlow AppLayer::eventFlow() const {
     communityId(current_flow_->key, s.community_id);
     s.community_id_len = uint8_t(std::strlen(s.community_id));
   }
-  return EventFlow{*current_flow_, std::string_view(s.community_id, s.community_id_len)};
+  return EventFlow{*current_flow_, std::string_view(s.community_id, s.community_id_len), cluster_};
 }
 
 void AppLayer::onHttpTransaction(const HttpTransaction& t) {

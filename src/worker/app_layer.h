@@ -99,6 +99,10 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
   // End of input or shutdown: every open SIP call is reported.
   void finish(Timestamp now);
 
+  // The Kubernetes snapshot events are enriched from until the next call
+  // (the worker pins one per batch); nullptr: none.
+  void setCluster(const ClusterSnapshot* cluster) { cluster_ = cluster; }
+
   const AppStats& stats() const { return stats_; }
   const TcpReassembler& tcp() const { return tcp_; }
   const HttpStats& httpStats() const { return http_stats_; }
@@ -142,6 +146,7 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
 
   AppLayerConfig config_;
   EventPublisher& publisher_;
+  const ClusterSnapshot* cluster_ = nullptr;
   std::bitset<65536> http_port_, sip_port_, dns_port_, tls_port_;
   TcpReassembler tcp_;
   HttpStats http_stats_;

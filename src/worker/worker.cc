@@ -35,6 +35,26 @@ Worker::Worker(uint32_t id, const FlowTableConfig& flows, const DefragConfig& de
 
 Worker::~Worker() { join(); }
 
+void Worker::setKubernetes(ClusterState* state, const std::atomic<bool>* complete) {
+  kube_reader_ = state->makeReader();
+  kube_complete_ = complete;
+}
+
+template <typename Fn>
+void Worker::withCluster(Fn&& fn) {
+  if (!kube_reader_) {
+    fn();
+    return;
+  }
+  // One pin per batch: the snapshot cannot be freed while events use it.
+  ClusterState::Guard snapshot(*kube_reader_);
+  cluster_ = &*snapshot;
+  if (app_) app_->setCluster(cluster_);
+  fn();
+  if (app_) app_->setCluster(nullptr);
+  cluster_ = nullptr;
+}
+
 void Worker::start(int core) {
   thread_ = std::thread([this, core] {
     std::string name = "tf-worker" + std::to_string(id_);
@@ -64,9 +84,11 @@ void Worker::drain() {
     for (size_t i = 0; i < n; ++i) {
       PacketBatch* b = batches[i];
       // A batch holds at most batch_packets (<= 1024); the engine takes bursts.
-      for (uint32_t off = 0; off < b->count; off += FlowEngine::kMaxBurst) {
-        engine_.process(b->packets + off, std::min<size_t>(FlowEngine::kMaxBurst, b->count - off));
-      }
+      withCluster([&] {
+        for (uint32_t off = 0; off < b->count; off += FlowEngine::kMaxBurst) {
+          engine_.process(b->packets + off, std::min<size_t>(FlowEngine::kMaxBurst, b->count - off));
+        }
+      });
       stats_.batches.add();
       stats_.packets.add(b->count);
       BatchPool::giveBack(b);
@@ -85,8 +107,10 @@ void Worker::run() {
     }
     if (input_done_.load(std::memory_order_acquire)) {
       drain();  // anything enqueued before the flag was set
-      engine_.finish(final_time_.load(std::memory_order_relaxed),
-                     FlowEndReason(final_reason_.load(std::memory_order_relaxed)));
+      withCluster([&] {
+        engine_.finish(final_time_.load(std::memory_order_relaxed),
+                       FlowEndReason(final_reason_.load(std::memory_order_relaxed)));
+      });
       return;
     }
     // Idle: spin briefly, then back off so an idle worker costs no CPU.
@@ -95,7 +119,7 @@ void Worker::run() {
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
       // About every 100 ms of idleness, let live timeouts run on the wall clock.
-      if (live_clock_ && idle_rounds % 512 == 0) engine_.advanceTime(wallClockNow());
+      if (live_clock_ && idle_rounds % 512 == 0) withCluster([&] { engine_.advanceTime(wallClockNow()); });
     }
   }
 }
@@ -105,7 +129,7 @@ void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
   char community_id[kCommunityIdLength + 1];
   communityId(flow.key, community_id);
   event_.clear();
-  encodeFlowEvent(flow, reason, final, event_, community_id);
+  encodeFlowEvent(flow, reason, final, event_, community_id, cluster_);
   publish(EventType::kFlow, community_id, event_, nullptr);
 }
 
@@ -114,6 +138,7 @@ void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
 // packet).
 void Worker::publish(EventType type, std::string_view key, const std::string& json,
                      std::unique_ptr<HepMessage> hep) {
+  if (kube_complete_ && !kube_complete_->load(std::memory_order_relaxed)) kube_unenriched_.add();
   auto event = std::make_shared<Event>();
   event->type = type;
   event->json = json;

@@ -13,6 +13,7 @@
 #include <concurrentqueue.h>
 
 #include "export/event_output.h"
+#include "k8s/cluster_state.h"
 #include "worker/flow_engine.h"
 #include "worker/packet_batch.h"
 
@@ -48,6 +49,11 @@ class Worker : private FlowRecordSink, private EventPublisher {
   // wall clock so idle flows are still reported. Off for files (packet time only).
   void setLiveClock(bool live) { live_clock_ = live; }
 
+  // Enrich events from `state` (before start()). `complete` says whether the
+  // cluster view is whole (every resource listed, every watch connected);
+  // events encoded while it is not are counted.
+  void setKubernetes(ClusterState* state, const std::atomic<bool>* complete);
+
   // core < 0: not pinned.
   void start(int core);
 
@@ -58,12 +64,16 @@ class Worker : private FlowRecordSink, private EventPublisher {
 
   size_t inboxDepth() const { return inbox_.size_approx(); }
   const WorkerStats& stats() const { return stats_; }
+  uint64_t eventsUnenriched() const { return kube_unenriched_.value(); }
   const FlowEngine& engine() const { return engine_; }
   const AppLayer* app() const { return app_.get(); }
 
  private:
   void run();
   void drain();
+  // Runs `fn` with the cluster snapshot pinned and handed to the encoders.
+  template <typename Fn>
+  void withCluster(Fn&& fn);
   void onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) override;
   void publish(EventType type, std::string_view key, const std::string& json,
                std::unique_ptr<HepMessage> hep) override;
@@ -82,6 +92,10 @@ class Worker : private FlowRecordSink, private EventPublisher {
   bool wants_hep_ = false;
   std::thread thread_;
   std::string event_;  // reused encoding buffer
+  std::unique_ptr<ClusterState::Reader> kube_reader_;
+  const std::atomic<bool>* kube_complete_ = nullptr;
+  const ClusterSnapshot* cluster_ = nullptr;  // pinned while a batch is processed
+  Counter kube_unenriched_;
   WorkerStats stats_;
 };
 

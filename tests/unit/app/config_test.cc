@@ -361,7 +361,7 @@ TEST_CASE("an unknown key is refused at any depth, with a suggestion when it is 
         "bad.yaml:3:5: outputs[0].brokers: unknown key; expected one of type, path, queue_events");
   CHECK(errorOf("metrics: {enabled: true}\nkafka:\n  brokers: x\n") ==
         "bad.yaml:2:1: kafka: unknown key; expected one of capture, workers, flows, defrag, tcp_reassembly, "
-        "analyzers, outputs, metrics, logging");
+        "analyzers, outputs, kubernetes, metrics, logging");
 }
 
 TEST_CASE("a key given twice is refused at the second one") {
@@ -394,10 +394,10 @@ TEST_CASE("a value of the wrong type names what was expected and what was found"
 TEST_CASE("a top level that is not a map is refused") {
   CHECK(errorOf("- capture\n- workers\n") ==
         "bad.yaml:1:1: expected a map of sections (capture, workers, flows, defrag, tcp_reassembly, "
-        "analyzers, outputs, metrics, logging), got a list");
+        "analyzers, outputs, kubernetes, metrics, logging), got a list");
   CHECK(errorOf("just text\n") ==
         "bad.yaml:1:1: expected a map of sections (capture, workers, flows, defrag, tcp_reassembly, "
-        "analyzers, outputs, metrics, logging), got just text");
+        "analyzers, outputs, kubernetes, metrics, logging), got just text");
 }
 
 TEST_CASE("a YAML syntax error carries the parser's line and column") {
@@ -855,6 +855,21 @@ TEST_CASE("analyzer and TCP reassembly settings load, and bad ones name their ke
         "bad.yaml:3:19: analyzers.sip.ports[1]: port 5060 is already listed at analyzers.sip.ports[0]");
   CHECK(errorOf("tcp_reassembly:\n  max_buffered_segments: -1\n") ==
         "bad.yaml:2:26: tcp_reassembly.max_buffered_segments: must be between 0 and 67108864, got -1");
+}
+
+TEST_CASE("the kubernetes section: every key read, label keys checked as Kubernetes does") {
+  const Config c = loadConfigString("kubernetes:\n  enabled: true\n  kubeconfig: kube/config\n  node_name: node-a\n"
+                                    "  labels: [app, app.kubernetes.io/name]\n  initial_list_timeout: 2s\n",
+                                    "/etc/tapflow/t.yaml");
+  CHECK(c.kubernetes.enabled);
+  CHECK(c.kubernetes.kubeconfig == "/etc/tapflow/kube/config");
+  CHECK(c.kubernetes.node_name == "node-a");
+  CHECK(c.kubernetes.labels == std::vector<std::string>{"app", "app.kubernetes.io/name"});
+  CHECK(c.kubernetes.initial_list_timeout == 2 * kNanosPerSecond);
+  CHECK_FALSE(Config{}.kubernetes.enabled);
+  CHECK(errorOf("kubernetes:\n  labels: [app, app]\n") == "bad.yaml:2:17: kubernetes.labels[1]: label app is already "
+                                                            "listed at kubernetes.labels[0]");
+  CHECK(errorOf("kubernetes:\n  labels: [\"bad key!\"]\n").find("bad.yaml:2:12: kubernetes.labels[0]: ") == 0);
 }
 
 }  // namespace tapflow

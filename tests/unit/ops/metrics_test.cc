@@ -14,6 +14,7 @@
 #include "export/event_output.h"
 #include "export/hep_sink.h"
 #include "export/kafka_sink.h"
+#include "k8s/api_client.h"
 #include "flow/flow_table.h"
 #include "ops/metrics.h"
 #include "packet/decode_stats.h"
@@ -73,6 +74,7 @@ TEST_CASE("every metric family is documented in docs/metrics.md") {
   m.stats("sip", SipStats{}, none);
   m.stats("dns", DnsStats{}, none);
   m.stats("tls", TlsStats{}, none);
+  m.stats("kube_watch", KubeWatchStats{}, none);
   // The sinks write their own families; a producer to a port nothing listens
   // on and a UDP socket are enough to make them.
   KafkaSinkConfig kafka;
