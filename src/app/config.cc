@@ -1265,6 +1265,58 @@ void decodeKubernetes(Decoder& d, const Field& f, KubernetesConfig& c) {
   if (auto v = m.take("initial_list_timeout")) c.initial_list_timeout = readDuration(d, *v, 0, 10 * kMinute);
 }
 
+// A selector as text ("app=web,tier in (a,b)") or in the API's structured form.
+LabelSelector readSelector(Decoder& d, const Field& f) {
+  std::string error;
+  std::optional<LabelSelector> selector;
+  if (f.node.IsScalar()) {
+    selector = LabelSelector::parse(readString(d, f), error);
+  } else {
+    StructuredLabelSelector structured;
+    MapReader m(d, f, {"matchLabels", "matchExpressions"},
+                "a label selector: text such as \"app=web\", or {matchLabels: {...}, matchExpressions: [...]}");
+    if (auto v = m.take("matchLabels")) {
+      if (!v->node.IsMap()) d.fail(*v, "expected a map of labels, got " + describe(v->node));
+      for (auto it = v->node.begin(); it != v->node.end(); ++it) {
+        const Field value{it->second, v->path + "." + it->first.Scalar(), it->first.Mark()};
+        structured.match_labels.emplace_back(it->first.Scalar(), readString(d, value));
+      }
+    }
+    if (auto v = m.take("matchExpressions")) {
+      for (const Field& item : readListItems(d, *v, "a list of {key, operator, values}", 64)) {
+        MapReader e(d, item, {"key", "operator", "values"}, "{key, operator, values}");
+        LabelSelectorExpression expression;
+        if (auto k = e.take("key")) expression.key = readString(d, *k);
+        if (auto o = e.take("operator")) expression.op = readOneOf(d, *o, {"In", "NotIn", "Exists", "DoesNotExist"});
+        if (auto vs = e.take("values")) {
+          for (const Field& value : readListItems(d, *vs, "a list of label values", 256)) {
+            expression.values.push_back(readString(d, value));
+          }
+        }
+        structured.match_expressions.push_back(std::move(expression));
+      }
+    }
+    selector = LabelSelector::fromStructured(structured, error);
+  }
+  if (!selector) d.fail(f, "not a label selector: " + error);
+  return *selector;
+}
+
+void decodeTargets(Decoder& d, const Field& f, std::vector<PodTarget>& targets) {
+  for (const Field& item : readListItems(d, f, "a list of targets (- namespaces: [...], selector: ...)", 256)) {
+    MapReader m(d, item, {"namespaces", "selector", "ports"}, "a target (namespaces, selector, ports)");
+    PodTarget target;
+    if (auto v = m.take("namespaces")) {
+      for (const Field& ns : readListItems(d, *v, "a list of namespaces", 256)) {
+        target.namespaces.push_back(readString(d, ns));
+      }
+    }
+    if (auto v = m.take("selector")) target.selector = readSelector(d, *v);
+    if (auto v = m.take("ports")) target.ports = readPortList(d, *v);
+    targets.push_back(std::move(target));
+  }
+}
+
 void decodeMetrics(Decoder& d, const Field& f, MetricsConfig& c) {
   MapReader m(d, f, {"enabled", "listen"}, "a map of metrics settings");
   if (auto v = m.take("enabled")) c.enabled = readBool(d, *v);
@@ -1421,6 +1473,23 @@ void checkAcrossSections(const Decoder& d, const Field& root, const Config& c, C
     }
   }
 
+  // Targets become the XDP program's address and port sets, from the cluster.
+  if (!c.targets.empty()) {
+    const YAML::Mark at = nearestMark(d, root, {"targets"});
+    if (!c.kubernetes.enabled) {
+      d.failAt(at, "targets", "need kubernetes.enabled: true, which resolves them to pods");
+    }
+    const bool xdp = c.capture.source == "afxdp" || (c.capture.source == "mirror" && c.capture.mirror.capture == "afxdp");
+    if (!xdp && c.capture.source != "pcap") {
+      d.failAt(at, "targets", "apply through the XDP program: capture.source afxdp, or mirror with mirror.capture "
+                              "afxdp (not " + c.capture.source + ")");
+    }
+    if (!c.capture.filter.cidrs.empty() || !c.capture.filter.ports.empty()) {
+      d.failAt(at, "targets", "replace capture.filter's cidrs and ports with the targeted pods' addresses and "
+                              "ports: give one or the other (capture.filter.protocols may stay)");
+    }
+  }
+
   // HEP forwards whole SIP messages: the SIP analyzer must run, and must keep them.
   for (size_t i = 0; i < c.outputs.size(); ++i) {
     if (c.outputs[i].type != "hep") continue;
@@ -1450,9 +1519,9 @@ Config decodeDocument(Decoder& d, const YAML::Node& document, const std::string&
   const Field root{document, "", document.Mark()};
   MapReader m(d, root,
               {"capture", "workers", "flows", "defrag", "tcp_reassembly", "analyzers", "outputs", "kubernetes",
-               "metrics", "logging"},
+               "targets", "metrics", "logging"},
               "a map of sections (capture, workers, flows, defrag, tcp_reassembly, analyzers, outputs, kubernetes, "
-              "metrics, logging)");
+              "targets, metrics, logging)");
   if (auto v = m.take("capture")) decodeCapture(d, *v, c.capture);
   if (auto v = m.take("workers")) decodeWorkers(d, *v, c.workers);
   if (auto v = m.take("flows")) decodeFlows(d, *v, c.flows);
@@ -1461,6 +1530,7 @@ Config decodeDocument(Decoder& d, const YAML::Node& document, const std::string&
   if (auto v = m.take("analyzers")) decodeAnalyzers(d, *v, c.analyzers);
   if (auto v = m.take("outputs")) decodeOutputs(d, *v, c.outputs);
   if (auto v = m.take("kubernetes")) decodeKubernetes(d, *v, c.kubernetes);
+  if (auto v = m.take("targets")) decodeTargets(d, *v, c.targets);
   if (auto v = m.take("metrics")) decodeMetrics(d, *v, c.metrics);
   if (auto v = m.take("logging")) decodeLogging(d, *v, c.logging);
   checkAcrossSections(d, root, c, use);

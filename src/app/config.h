@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "export/event.h"
+#include "k8s/cluster_state.h"
 #include "packet/timestamp.h"
 #include "reassembly/ip_defrag.h"
 #include "worker/app_layer.h"
@@ -188,6 +189,9 @@ struct Config {
   AppLayerConfig analyzers;
   std::vector<OutputConfig> outputs{OutputConfig{}};
   KubernetesConfig kubernetes;
+  // Pods to capture (namespaces, label selector, ports), resolved to the pods
+  // on this node; empty: capture.filter alone decides.
+  std::vector<PodTarget> targets;
   MetricsConfig metrics;
   LoggingConfig logging;
 };

@@ -11,6 +11,7 @@
 
 #include "app/config.h"
 #include "app/pipeline.h"
+#include "app/target_keeper.h"
 #include "ops/log.h"
 
 namespace {
@@ -141,6 +142,10 @@ void installSignalHandlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  struct sigaction reload {};
+  reload.sa_handler = [](int) { g_reload_requested.store(true); };
+  sigemptyset(&reload.sa_mask);
+  sigaction(SIGHUP, &reload, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 
@@ -245,6 +250,10 @@ int applyCaptureOverrides(const CommandLine& cl, Config& config) {
   // cannot apply it would silently capture everything.
   const bool filtered = !c.filter.cidrs.empty() || !c.filter.ports.empty() || !c.filter.protocols.empty();
   const bool xdp = c.source == "afxdp" || (c.source == "mirror" && c.mirror.capture == "afxdp");
+  if (!config.targets.empty() && !xdp) {
+    return usageError("--mode " + c.source + " cannot apply the config's targets: only the XDP program does "
+                      "(afxdp, or mirror with capture.mirror.capture afxdp)");
+  }
   if (filtered && !xdp) {
     return usageError("--mode " + c.source + " cannot apply the config's capture.filter: only the XDP program "
                       "does (afxdp, or mirror with capture.mirror.capture afxdp)");

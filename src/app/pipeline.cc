@@ -20,6 +20,7 @@
 #include "capture/pcap_source.h"
 #include "app/kubernetes_view.h"
 #include "app/stats_reporter.h"
+#include "app/target_keeper.h"
 #include "export/event_output.h"
 #include "export/hep_sink.h"
 #include "export/kafka_sink.h"
@@ -232,11 +233,16 @@ void registerMetrics(MetricsRegistry& registry, const std::vector<std::unique_pt
 }  // namespace
 
 int runPipeline(const Config& config, RunMode mode) {
+  // With targets, the XDP program starts by capturing nothing: the targeted
+  // pods' addresses arrive with the first lists. (Outlives the sources, which
+  // may keep references into it.)
+  Config capture_config = config;
+  if (!config.targets.empty()) capture_config.capture.filter = targetFilter({}, config.capture.filter);
   std::vector<std::unique_ptr<PacketSource>> sources;
   std::vector<std::unique_ptr<EventOutput>> outputs;
   bool offline = true;
   try {
-    sources = makeSources(config);
+    sources = makeSources(capture_config);
     for (const auto& s : sources) offline = offline && s->isOffline();
   } catch (const std::exception& e) {
     // One line naming what is missing; sources made so far are torn down on return.
@@ -278,6 +284,16 @@ int runPipeline(const Config& config, RunMode mode) {
     kubernetes->start();
     kubernetes->waitForLists(config.kubernetes.initial_list_timeout);
   }
+  std::unique_ptr<TargetKeeper> targets;
+  if (kubernetes && !config.targets.empty()) {
+    if (offline) {
+      logWarn("targets apply to live XDP capture; a file is read whole");
+    } else {
+      targets = std::make_unique<TargetKeeper>(config, nodeName(config.kubernetes.node_name), kubernetes->state(),
+                                               sources);
+      targets->start();
+    }
+  }
 
   std::vector<EventOutput*> output_ptrs;
   for (auto& o : outputs) {
@@ -318,8 +334,9 @@ int runPipeline(const Config& config, RunMode mode) {
   MetricsRegistry registry;
   registerMetrics(registry, sources, handoffs, workers, outputs);
   if (kubernetes) {
-    registry.add([&kubernetes, &workers](MetricsWriter& m) {
+    registry.add([&kubernetes, &workers, &targets](MetricsWriter& m) {
       kubernetes->collectMetrics(m);
+      if (targets) targets->collectMetrics(m);
       for (const auto& w : workers) {
         m.counter("tapflow_kubernetes_events_unenriched_total",
                   "Events sent while the cluster view was incomplete (before the first lists, or a watch "
@@ -365,6 +382,7 @@ int runPipeline(const Config& config, RunMode mode) {
     });
   }
   for (auto& t : capture_threads) t.join();
+  if (targets) targets->stop();  // capture is over: the program is about to go
 
   // Drain: workers finish what is queued, then end their open flows at the
   // newest time any source saw (offline) or now (live).

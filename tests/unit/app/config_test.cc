@@ -361,7 +361,7 @@ TEST_CASE("an unknown key is refused at any depth, with a suggestion when it is 
         "bad.yaml:3:5: outputs[0].brokers: unknown key; expected one of type, path, queue_events");
   CHECK(errorOf("metrics: {enabled: true}\nkafka:\n  brokers: x\n") ==
         "bad.yaml:2:1: kafka: unknown key; expected one of capture, workers, flows, defrag, tcp_reassembly, "
-        "analyzers, outputs, kubernetes, metrics, logging");
+        "analyzers, outputs, kubernetes, targets, metrics, logging");
 }
 
 TEST_CASE("a key given twice is refused at the second one") {
@@ -394,10 +394,10 @@ TEST_CASE("a value of the wrong type names what was expected and what was found"
 TEST_CASE("a top level that is not a map is refused") {
   CHECK(errorOf("- capture\n- workers\n") ==
         "bad.yaml:1:1: expected a map of sections (capture, workers, flows, defrag, tcp_reassembly, "
-        "analyzers, outputs, kubernetes, metrics, logging), got a list");
+        "analyzers, outputs, kubernetes, targets, metrics, logging), got a list");
   CHECK(errorOf("just text\n") ==
         "bad.yaml:1:1: expected a map of sections (capture, workers, flows, defrag, tcp_reassembly, "
-        "analyzers, outputs, kubernetes, metrics, logging), got just text");
+        "analyzers, outputs, kubernetes, targets, metrics, logging), got just text");
 }
 
 TEST_CASE("a YAML syntax error carries the parser's line and column") {
