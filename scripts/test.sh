@@ -92,7 +92,7 @@ for target in build-fuzz/tests/fuzz/fuzz_*; do
   work=$(mktemp -d)
   mkdir -p build-fuzz/artifacts
   # New inputs go to a scratch dir; the committed corpus is only read.
-  quiet_step "fuzz ${name#fuzz_} (${FUZZ_SECONDS}s)" env UBSAN_OPTIONS=halt_on_error=1 "$target" \
+  quiet_step "fuzz ${name#fuzz_} (${FUZZ_SECONDS}s)" env UBSAN_OPTIONS=halt_on_error=1:suppressions=tests/fuzz/ubsan.supp "$target" \
     -max_total_time="$FUZZ_SECONDS" -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 "$work" "$corpus"
   rm -rf "$work"
 done

@@ -284,10 +284,14 @@ int runPipeline(const Config& config, RunMode mode) {
     kubernetes->start();
     kubernetes->waitForLists(config.kubernetes.initial_list_timeout);
   }
+  // Live XDP capture with Kubernetes keeps a target keeper even without
+  // targets, so that a SIGHUP can add some.
   std::unique_ptr<TargetKeeper> targets;
-  if (kubernetes && !config.targets.empty()) {
+  const bool xdp = config.capture.source == "afxdp" ||
+                   (config.capture.source == "mirror" && config.capture.mirror.capture == "afxdp");
+  if (kubernetes && (!config.targets.empty() || xdp)) {
     if (offline) {
-      logWarn("targets apply to live XDP capture; a file is read whole");
+      if (!config.targets.empty()) logWarn("targets apply to live XDP capture; a file is read whole");
     } else {
       targets = std::make_unique<TargetKeeper>(config, nodeName(config.kubernetes.node_name), kubernetes->state(),
                                                sources);

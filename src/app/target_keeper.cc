@@ -87,9 +87,14 @@ void TargetKeeper::run() {
 }
 
 void TargetKeeper::apply() {
-  const std::vector<TargetedPod> pods = state_.targetedPods(targets_, node_name_);
-  pods_.store(pods.size(), std::memory_order_relaxed);
-  const CaptureFilterConfig filter = targetFilter(pods, base_filter_);
+  // No targets (none configured, or a reload removed them): capture.filter decides.
+  std::vector<TargetedPod> pods;
+  if (!targets_.empty()) pods = state_.targetedPods(targets_, node_name_);
+  // A pod still without an address (starting) is not captured: not counted.
+  const size_t with_address =
+      std::count_if(pods.begin(), pods.end(), [](const TargetedPod& p) { return !p.ips.empty(); });
+  pods_.store(with_address, std::memory_order_relaxed);
+  const CaptureFilterConfig filter = targets_.empty() ? base_filter_ : targetFilter(pods, base_filter_);
   if (updates_.value() > 0 && sameFilter(filter, applied_)) return;
   try {
     updateAfXdpTargets(sources_, filter);
@@ -99,9 +104,10 @@ void TargetKeeper::apply() {
   }
   applied_ = filter;
   updates_.add();
-  logInfo("targets updated", {{"pods", std::to_string(pods.size())},
-                              {"cidrs", std::to_string(pods.empty() ? 0 : filter.cidrs.size())},
-                              {"ports", filter.ports.empty() ? "all" : std::to_string(filter.ports.size())}});
+  logInfo("targets updated", {{"pods", std::to_string(with_address)},
+                              {"cidrs", std::to_string(with_address == 0 ? 0 : filter.cidrs.size())},
+                              {"ports", filter.ports.empty() ? "all" : std::to_string(filter.ports.size())},
+                              {"targets", std::to_string(targets_.size())}});
 }
 
 // SIGHUP: the file's targets replace the running ones; anything else in it

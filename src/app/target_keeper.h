@@ -50,7 +50,7 @@ class TargetKeeper {
   std::string node_name_;
   ClusterState& state_;
   const std::vector<std::unique_ptr<PacketSource>>& sources_;
-  std::vector<PodTarget> targets_;  // keeper thread only
+  std::vector<PodTarget> targets_;  // keeper thread only; empty: capture.filter applies
   CaptureFilterConfig applied_;
   std::atomic<size_t> pods_{0};
   Counter updates_;

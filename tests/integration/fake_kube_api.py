@@ -21,6 +21,7 @@ Run alone to poke at it: fake_kube_api.py serves a small cluster and
 prints the CA file and a token.
 """
 
+import base64
 import copy
 import http.server
 import json
@@ -64,9 +65,10 @@ def managed_fields(manager, subresource=None):
 
 
 def pod(namespace, name, node, ips, labels=None, owner=None, host_network=False, phase="Running",
-        padding=0, ports=(8080,)):
+        padding=0, ports=(8080,), host_ip="10.0.0.1"):
     """A core/v1 Pod as the API server returns it. padding: bytes of annotation
-    tapflow must not keep (large clusters carry such things)."""
+    tapflow must not keep (large clusters carry such things). host_ip: the
+    node's InternalIP (status.hostIP)."""
     uid = str(uuid.uuid5(uuid.NAMESPACE_URL, namespace + "/" + name))
     meta = {
         "name": name, "namespace": namespace, "uid": uid, "resourceVersion": "0",
@@ -111,7 +113,7 @@ def pod(namespace, name, node, ips, labels=None, owner=None, host_network=False,
         "phase": phase,
         "conditions": [{"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": CREATED}
                        for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
-        "hostIP": "10.0.0.1", "hostIPs": [{"ip": "10.0.0.1"}],
+        "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
         "startTime": CREATED,
         "containerStatuses": [{"name": "main", "state": {"running": {"startedAt": CREATED}}, "lastState": {},
                                "ready": True, "restartCount": 0, "image": containers[0]["image"],
@@ -198,6 +200,34 @@ def node(name, internal_ip, external_ip=None):
             "images": [{"names": ["registry.k8s.io/pause:3.9"], "sizeBytes": 321520}],
         },
     }
+
+
+def write_kubeconfig(path, server, ca_cert, token, context="fake"):
+    """A kubeconfig for `server` (https://HOST:PORT): the CA inlined as
+    certificate-authority-data, a bearer token, a current-context. Returns path."""
+    with open(ca_cert, "rb") as f:
+        ca_data = base64.b64encode(f.read()).decode()
+    with open(path, "w") as f:
+        f.write("""apiVersion: v1
+kind: Config
+current-context: %(context)s
+preferences: {}
+clusters:
+- name: %(context)s-cluster
+  cluster:
+    server: %(server)s
+    certificate-authority-data: %(ca)s
+contexts:
+- name: %(context)s
+  context:
+    cluster: %(context)s-cluster
+    user: %(context)s-user
+users:
+- name: %(context)s-user
+  user:
+    token: %(token)s
+""" % {"context": context, "server": server, "ca": ca_data, "token": token})
+    return path
 
 
 def status_object(code, reason, message):
