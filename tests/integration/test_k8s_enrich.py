@@ -45,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_kube_api as fk  # noqa: E402
 import traffic  # noqa: E402
 from harness import Checker, run_tapflow  # noqa: E402
+import test_schema  # noqa: E402  (the event schema's validator)
 from traffic import CLIENT_MAC, CLIENT_V4, CLIENT_V6, PYTHON, SERVER_MAC, SERVER_V4, SERVER_V6  # noqa: E402
 
 THIS_FILE = os.path.abspath(__file__)
@@ -448,6 +449,8 @@ def app_events(events):
 
 def test_enrich(chk, tapflow, work, pcaps):
     api = fk.FakeKubeApi(work, token=TOKEN)
+    schema, validator = test_schema.make_validator()
+    seen_kube_paths = set()
     try:
         populate(api)
         kubeconfig = fk.write_kubeconfig(os.path.join(work, "kubeconfig"), api.url, api.cert, TOKEN)
@@ -457,6 +460,12 @@ def test_enrich(chk, tapflow, work, pcaps):
             r = read(chk, tapflow, name + " enriched", pcap, conf)
             events = app_events(r.events)
             check_enriched(chk, name, events, flows, http, dns)
+            # test_schema's pcaps have no cluster: the kubernetes fields are validated here.
+            invalid = [(test_schema.first_error(validator, e), e) for e in r.events]
+            invalid = [(err, e) for err, e in invalid if err]
+            chk.check("%s: every enriched event is valid against docs/events.schema.json (%d)" % (
+                name, len(r.events)), not invalid, "first: %s in %s" % (invalid[0] if invalid else ("", "")))
+            seen_kube_paths.update(p for e in r.events for p in test_schema.event_paths(e) if "kubernetes" in p)
             chk.check("%s: the same events as without kubernetes, once its fields are taken out" % name,
                       canonical(strip_kube(e) for e in events) == canonical(app_events(plain.events)),
                       "%d enriched vs %d plain" % (len(events), len(app_events(plain.events))))
@@ -465,6 +474,14 @@ def test_enrich(chk, tapflow, work, pcaps):
                   == {"pods", "services", "endpointslices", "nodes"}
                   and all(r["token"] == TOKEN for r in api.requests_matching()),
                   repr(sorted({(r["resource"], r["status"]) for r in api.requests_matching()})))
+        # Both ends share one definition: each of its fields on either end is enough
+        # (a service address is never the client here).
+        def end_free(paths):
+            return {re.sub(r"^(source|destination)\.", "END.", p) for p in paths}
+        want_kube_paths = end_free(p for p in test_schema.schema_paths(schema) if "kubernetes" in p)
+        seen_kube_paths = end_free(seen_kube_paths)
+        chk.check("every kubernetes field of the schema appears in some flow event (%d)" % len(want_kube_paths),
+                  want_kube_paths <= seen_kube_paths, "never seen: %s" % sorted(want_kube_paths - seen_kube_paths))
         pcap, flows, http, dns = pcaps["real"]
         events, text = run_daemon(chk, tapflow, work, "run-enriched", pcap, kube_config(kubeconfig))
         events = app_events(events)

@@ -196,7 +196,8 @@ def main(argv):
             chk.check("%s: %d events valid" % (name, len(run.events)), not errors,
                       "%d invalid, first: %s" % (len(errors), errors[:3]))
         if not opts["only"]:
-            unexercised = sorted(paths - seen_paths)
+            # The kubernetes fields need a cluster: test_k8s_enrich validates them and sees every one.
+            unexercised = sorted(p for p in paths - seen_paths if "kubernetes" not in p)
             chk.check("every schema field appears in some event", not unexercised, "never seen: %s" % unexercised)
             chk.check("end reasons seen: %s" % sorted(REASONS_EXPECTED), REASONS_EXPECTED <= seen_reasons,
                       "seen %s" % sorted(seen_reasons))
