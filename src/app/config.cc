@@ -1250,7 +1250,10 @@ void decodeKubernetes(Decoder& d, const Field& f, KubernetesConfig& c) {
   MapReader m(d, f, {"enabled", "kubeconfig", "node_name", "labels", "initial_list_timeout"},
               "a map of Kubernetes settings");
   if (auto v = m.take("enabled")) c.enabled = readBool(d, *v);
-  if (auto v = m.take("kubeconfig")) c.kubeconfig = d.resolvePath(readPath(d, *v));
+  if (auto v = m.take("kubeconfig")) {
+    const std::string path = readString(d, *v);  // "": in-cluster, as documented
+    c.kubeconfig = path.empty() ? path : d.resolvePath(path);
+  }
   if (auto v = m.take("node_name")) c.node_name = readString(d, *v);
   if (auto v = m.take("labels")) {
     Distinct<std::string> distinct;

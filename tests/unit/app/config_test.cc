@@ -867,6 +867,7 @@ TEST_CASE("the kubernetes section: every key read, label keys checked as Kuberne
   CHECK(c.kubernetes.labels == std::vector<std::string>{"app", "app.kubernetes.io/name"});
   CHECK(c.kubernetes.initial_list_timeout == 2 * kNanosPerSecond);
   CHECK_FALSE(Config{}.kubernetes.enabled);
+  CHECK(load("kubernetes:\n  kubeconfig: \"\"\n").kubernetes.kubeconfig.empty());  // "": in-cluster
   CHECK(errorOf("kubernetes:\n  labels: [app, app]\n") == "bad.yaml:2:17: kubernetes.labels[1]: label app is already "
                                                             "listed at kubernetes.labels[0]");
   CHECK(errorOf("kubernetes:\n  labels: [\"bad key!\"]\n").find("bad.yaml:2:12: kubernetes.labels[0]: ") == 0);
