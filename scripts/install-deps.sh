@@ -14,6 +14,8 @@ build_packages=(
 test_packages=(
   tshark tcpdump iproute2 python3-scapy nginx-light curl dnsmasq dnsutils
   sip-tester libndpi-bin heaptrack python3-jsonschema openssl
+  # test_deploy: the manifests and the chart (YAML), the binary's NEEDED (objdump).
+  python3-yaml binutils
   # Kafka and HEP peers: kcat and confluent-kafka read back what tapflow
   # produced to librdkafka's mock cluster; sngrep receives HEP.
   kcat python3-confluent-kafka sngrep
