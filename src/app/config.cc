@@ -1362,7 +1362,8 @@ bool appliesXdpFilter(const CaptureConfig& c) {
   return c.source == "afxdp" || (c.source == "mirror" && c.mirror.capture == "afxdp");
 }
 
-void checkCapture(const Decoder& d, const Field& root, const CaptureConfig& c, ConfigUse use) {
+// `has_targets`: the config's targets, which choose the interfaces to mirror.
+void checkCapture(const Decoder& d, const Field& root, const CaptureConfig& c, ConfigUse use, bool has_targets) {
   // A value the chosen source would ignore is a mistake in the file, not a default.
   if (!c.interfaces.empty() && !capturesInterfaces(c.source)) {
     std::string why;
@@ -1429,16 +1430,17 @@ void checkCapture(const Decoder& d, const Field& root, const CaptureConfig& c, C
     d.failAt(nearestMark(d, root, {"capture.interfaces", "capture.source", "capture"}), "capture.interfaces",
              "required when capture.source is " + c.source + ": list the interfaces to capture, such as [eth0]");
   }
-  if (c.source == "mirror" && c.mirror.interfaces.empty()) {
+  // With targets, the pods' routes choose the interfaces (the list only restricts them).
+  if (c.source == "mirror" && c.mirror.interfaces.empty() && !has_targets) {
     d.failAt(nearestMark(d, root, {"capture.mirror.interfaces", "capture.mirror", "capture.source", "capture"}),
              "capture.mirror.interfaces",
-             "required when capture.source is mirror: list the interfaces or patterns to mirror, such as "
-             "[eth0, \"cali*\"]");
+             "required when capture.source is mirror without targets: list the interfaces or patterns to mirror, "
+             "such as [eth0, \"cali*\"], or give targets");
   }
 }
 
 void checkAcrossSections(const Decoder& d, const Field& root, const Config& c, ConfigUse use) {
-  checkCapture(d, root, c.capture, use);
+  checkCapture(d, root, c.capture, use, !c.targets.empty());
   if (c.workers.batch_bytes < c.capture.snaplen) {
     if (const Field* at = d.seen("workers.batch_bytes")) {
       d.fail(*at, "must be at least capture.snaplen (" + std::to_string(c.capture.snaplen) +

@@ -242,9 +242,9 @@ int applyCaptureOverrides(const CommandLine& cl, Config& config) {
   if ((c.source == "afxdp" || c.source == "afpacket") && c.interfaces.empty()) {
     return usageError("--mode " + c.source + " needs -i IFACE, or capture.interfaces in the config");
   }
-  if (c.source == "mirror" && c.mirror.interfaces.empty()) {
-    return usageError("--mode mirror needs -i IFACE (or a pattern such as 'cali*'), or capture.mirror.interfaces "
-                      "in the config");
+  if (c.source == "mirror" && c.mirror.interfaces.empty() && config.targets.empty()) {
+    return usageError("--mode mirror needs -i IFACE (or a pattern such as 'cali*'), capture.mirror.interfaces "
+                      "or targets in the config");
   }
   // The file's filter was checked against the file's source; a mode that
   // cannot apply it would silently capture everything.

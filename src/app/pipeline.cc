@@ -61,7 +61,8 @@ std::vector<std::unique_ptr<PacketSource>> makeSources(const Config& config) {
   } else if (capture.source == "afpacket") {
     sources = makeAfPacketSources(capture);
   } else if (capture.source == "mirror") {
-    sources = makeMirrorSources(capture);
+    // With targets, the keeper chooses the mirrored interfaces from the start.
+    sources = makeMirrorSources(capture, !config.targets.empty());
   } else if (capture.source == "dpdk") {
     sources = makeDpdkSources(capture);
   } else {

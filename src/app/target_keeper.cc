@@ -51,6 +51,15 @@ CaptureFilterConfig targetFilter(const std::vector<TargetedPod>& pods, const Cap
   return filter;
 }
 
+MirrorTargets mirrorTargets(const std::vector<TargetedPod>& pods, bool active) {
+  MirrorTargets targets;
+  targets.active = active;
+  std::set<KubeIp> ips;  // sorted and once each: an unchanged set compares equal
+  for (const TargetedPod& pod : pods) ips.insert(pod.ips.begin(), pod.ips.end());
+  for (const KubeIp& ip : ips) targets.addresses.push_back(MirrorTargetAddress{ip.addr, ip.version});
+  return targets;
+}
+
 TargetKeeper::TargetKeeper(const Config& config, std::string node_name, ClusterState& state,
                            const std::vector<std::unique_ptr<PacketSource>>& sources)
     : config_path_(config.source_file),
@@ -94,10 +103,14 @@ void TargetKeeper::apply() {
   const size_t with_address =
       std::count_if(pods.begin(), pods.end(), [](const TargetedPod& p) { return !p.ips.empty(); });
   pods_.store(with_address, std::memory_order_relaxed);
+  // Mirror mode: the same addresses choose the pod interfaces to mirror. The
+  // mirror ignores an unchanged set and re-resolves the routes itself.
+  updateMirrorTargets(sources_, mirrorTargets(pods, !targets_.empty()));
   const CaptureFilterConfig filter = targets_.empty() ? base_filter_ : targetFilter(pods, base_filter_);
   if (updates_.value() > 0 && sameFilter(filter, applied_)) return;
   try {
     updateAfXdpTargets(sources_, filter);
+    updateMirrorXdpTargets(sources_, filter);  // mirror mode: AF_XDP behind the mirror's sources
   } catch (const std::exception& e) {
     logError(std::string("targets: cannot update the XDP target set: ") + e.what());
     return;

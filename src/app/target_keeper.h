@@ -2,7 +2,8 @@
 // targets resolved to the pods on this node (their addresses, and the ports
 // the matching targets name), re-resolved as pods start, change labels and
 // stop, and replaced on SIGHUP from the reloaded config file, without
-// restarting capture.
+// restarting capture. In mirror mode the same addresses also choose which
+// pod interfaces are mirrored.
 #pragma once
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "capture/mirror.h"
 #include "capture/packet_source.h"
 #include "k8s/cluster_state.h"
 #include "ops/counter.h"
@@ -28,6 +30,10 @@ extern std::atomic<bool> g_reload_requested;
 // `base.protocols`. With no pod, the filter names only the unspecified
 // addresses, which no packet carries: nothing is captured.
 CaptureFilterConfig targetFilter(const std::vector<TargetedPod>& pods, const CaptureFilterConfig& base);
+
+// What the mirror is told: `active` when targets are configured, and the
+// addresses of `pods` (a pod without one yet adds none).
+MirrorTargets mirrorTargets(const std::vector<TargetedPod>& pods, bool active);
 
 class TargetKeeper {
  public:

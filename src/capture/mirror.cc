@@ -1,10 +1,12 @@
 #include "capture/mirror.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fnmatch.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <system_error>
 #include <thread>
 
@@ -36,9 +39,18 @@ namespace {
 // veth whatever its MTU. AF_XDP keeps the default: native XDP on veth refuses
 // a peer MTU above about a page.
 constexpr uint32_t kAfPacketVethMtu = 65535;
+// While targets choose the interfaces, their routes are looked up this often:
+// a pod's veth can be recreated under a new ifindex without the pod changing.
+constexpr auto kRouteRecheck = std::chrono::milliseconds(200);
 const char* const kMirrorProgName = TAPFLOW_MIRROR_STR(TAPFLOW_MIRROR_PROG);
 
 std::string errnoText(int err) { return std::strerror(err < 0 ? -err : err); }
+
+std::string addressText(const MirrorTargetAddress& a) {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(a.version == 4 ? AF_INET : AF_INET6, a.addr.bytes, text, sizeof(text));
+  return text;
+}
 
 bool isPattern(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
@@ -96,7 +108,10 @@ void disableIpv6(const std::string& interface) {
 class MirrorCaptureSource : public PacketSource {
  public:
   MirrorCaptureSource(std::shared_ptr<Mirror> mirror, std::unique_ptr<PacketSource> inner, bool report_mirror)
-      : mirror_(std::move(mirror)), inner_(std::move(inner)), report_mirror_(report_mirror) {}
+      : mirror_(std::move(mirror)), report_mirror_(report_mirror) {
+    inner_ = inner.get();
+    inner_list_.push_back(std::move(inner));
+  }
 
   const std::string& name() const override { return inner_->name(); }
   bool isOffline() const override { return false; }
@@ -108,10 +123,14 @@ class MirrorCaptureSource : public PacketSource {
     inner_->collectMetrics(metrics, labels);
     if (report_mirror_) mirror_->collectMetrics(metrics, {});
   }
+  Mirror& mirror() const { return *mirror_; }
+  // The wrapped source, as the list updateAfXdpTargets takes.
+  const std::vector<std::unique_ptr<PacketSource>>& innerList() const { return inner_list_; }
 
  private:
   std::shared_ptr<Mirror> mirror_;  // declared first: outlives the capture on its veth
-  std::unique_ptr<PacketSource> inner_;
+  std::vector<std::unique_ptr<PacketSource>> inner_list_;  // the one source capturing the veth's far end
+  PacketSource* inner_ = nullptr;
   bool report_mirror_;
 };
 
@@ -132,6 +151,66 @@ bool mirrorSelects(const std::vector<std::string>& patterns, const std::string& 
     if (isPattern(p) && fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
   }
   return false;
+}
+
+TargetRoute targetRoute(int rc, const RouteInfo& route) {
+  TargetRoute r;
+  if (rc != 0) return r;
+  r.oif = route.oif;
+  if (route.type == RTN_LOCAL) {
+    r.kind = TargetRoute::kLocal;
+  } else if (route.type == RTN_UNICAST && route.oif > 0 && !route.gateway) {
+    r.kind = TargetRoute::kInterface;
+  }
+  // Anything else sends nothing to a pod of this node: blackhole, unreachable,
+  // and a route through a gateway (the default route, while a pod's own route
+  // is not there yet or any more), which would mirror the uplink whole.
+  return r;
+}
+
+TargetInterfaceChoice chooseTargetInterfaces(const std::vector<TargetRoute>& routes,
+                                             const std::vector<LinkInfo>& links,
+                                             const std::vector<std::string>& allowed, const std::string& veth_name) {
+  TargetInterfaceChoice choice;
+  std::map<int, const LinkInfo*> by_index;
+  for (const LinkInfo& l : links) by_index[l.ifindex] = &l;
+  auto own = [&](const std::string& name) { return name == veth_name || name == veth_name + "c"; };
+  bool any_local = false;
+  for (const TargetRoute& r : routes) {
+    if (r.kind == TargetRoute::kNone) {
+      ++choice.unroutable;
+      continue;
+    }
+    auto it = by_index.find(r.oif);
+    const LinkInfo* link = it == by_index.end() ? nullptr : it->second;
+    if (r.kind == TargetRoute::kLocal || (link != nullptr && (link->flags & IFF_LOOPBACK) != 0)) {
+      ++choice.local;
+      any_local = true;
+    } else if (link == nullptr) {
+      ++choice.unroutable;  // gone between the route lookup and the listing
+    } else if (own(link->name) || (!allowed.empty() && !mirrorSelects(allowed, link->name, veth_name))) {
+      ++choice.excluded;
+    } else {
+      ++choice.routed;
+      choice.interfaces[link->ifindex] = link->name;
+    }
+  }
+  if (any_local) {
+    for (const LinkInfo& l : links) {
+      if ((l.flags & IFF_LOOPBACK) != 0 || own(l.name)) continue;
+      if (std::find(allowed.begin(), allowed.end(), l.name) != allowed.end()) choice.interfaces[l.ifindex] = l.name;
+    }
+  }
+  return choice;
+}
+
+MirrorChanges mirrorChanges(const std::vector<int>& current, const std::vector<int>& wanted) {
+  MirrorChanges changes;
+  std::set_difference(wanted.begin(), wanted.end(), current.begin(), current.end(),
+                      std::back_inserter(changes.attach));
+  std::set_difference(current.begin(), current.end(), wanted.begin(), wanted.end(),
+                      std::back_inserter(changes.detach));
+  return changes;
 }
 
 struct Mirror::Impl {
@@ -156,10 +235,23 @@ struct Mirror::Impl {
   std::atomic<size_t> mirrored{0};
   MirrorStats stats;
 
+  // Control thread only (and the constructor): whether the attached set was
+  // chosen by the targets, the routes it was chosen from, the addresses
+  // already reported as not mirrored.
+  bool following = false;
+  std::vector<TargetRoute> last_routes;
+  bool routes_current = false;
+  std::set<std::string> reported_addresses;
+  // For /metrics: targeted addresses by how they route (TargetInterfaceChoice).
+  std::atomic<bool> following_now{false};
+  std::atomic<size_t> addresses_routed{0}, addresses_local{0}, addresses_unroutable{0}, addresses_excluded{0};
+
   std::thread thread;
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;
+  MirrorTargets requested;     // under mutex: the keeper's latest
+  bool targets_dirty = false;  // under mutex: requested changed since the control thread took it
 
   explicit Impl(const MirrorConfig& c)
       : config(c), veth(c.veth_name), capture_name(c.veth_name + "c"), handle(mirrorFilterHandle(c.veth_name)) {}
@@ -375,6 +467,24 @@ struct Mirror::Impl {
     return true;
   }
 
+  // Puts tapflow's filters back if someone removed them. false: they cannot
+  // be, and the interface moved to `failed` (retried at each rescan).
+  bool keepAttached(const LinkInfo& link, Attached& a) {
+    if (stillAttached(link.ifindex)) return true;
+    bool created = false;
+    int rc = attach(link, created);
+    if (rc == 0) {
+      a.created_qdisc = a.created_qdisc || created;
+      stats.reattached.add();
+      logWarn("mirror filters had been removed; attached again", {{"interface", a.name}});
+      return true;
+    }
+    logWarn("mirror filters were removed and cannot be put back", {{"interface", a.name}, {"error", errnoText(rc)}});
+    failed[link.ifindex] = a.name;
+    stats.attach_failures.add();
+    return false;
+  }
+
   void tryAttach(const LinkInfo& link, bool at_start) {
     bool created = false;
     int rc = attach(link, created);
@@ -397,9 +507,11 @@ struct Mirror::Impl {
   }
 
   // Filters a killed tapflow left on interfaces this run does not mirror.
+  // Following targets, nothing is attached yet: every interface is swept.
   void sweepLeftovers(const std::vector<LinkInfo>& links) {
     for (const LinkInfo& link : links) {
-      if (mirrorSelects(config.interfaces, link.name, veth) || link.name == veth || link.name == capture_name) {
+      if ((!following && mirrorSelects(config.interfaces, link.name, veth)) || link.name == veth ||
+          link.name == capture_name) {
         continue;
       }
       bool ours = false, others = false;
@@ -440,22 +552,9 @@ struct Mirror::Impl {
         continue;
       }
       it->second.name = found->second->name;
-      if (!stillAttached(it->first)) {
-        bool created = false;
-        int rc = attach(*found->second, created);
-        if (rc == 0) {
-          it->second.created_qdisc = it->second.created_qdisc || created;
-          stats.reattached.add();
-          logWarn("mirror filters had been removed; attached again", {{"interface", it->second.name}});
-        } else {
-          // Retried below and at each rescan, like any interface refused the first time.
-          logWarn("mirror filters were removed and cannot be put back",
-                  {{"interface", it->second.name}, {"error", errnoText(rc)}});
-          failed[it->first] = it->second.name;
-          stats.attach_failures.add();
-          it = attached.erase(it);
-          continue;
-        }
+      if (!keepAttached(*found->second, it->second)) {
+        it = attached.erase(it);
+        continue;
       }
       ++it;
     }
@@ -465,25 +564,178 @@ struct Mirror::Impl {
     mirrored.store(attached.size());
   }
 
+  // The targets choose: the interfaces their addresses route through. Route
+  // lookups every time (one request per address); the links are listed and
+  // the filters changed only when a route moved, or at a rescan (`full`),
+  // which also puts back filters someone removed and retries refused ones.
+  void followTargets(const std::vector<MirrorTargetAddress>& addresses, bool full) {
+    std::vector<TargetRoute> routes;
+    routes.reserve(addresses.size());
+    for (const MirrorTargetAddress& a : addresses) {
+      RouteInfo route;
+      int rc = nl.getRoute(a.addr.bytes, a.version, route);
+      routes.push_back(targetRoute(rc, route));
+    }
+    if (!full && routes_current && routes == last_routes) return;  // nothing moved
+
+    std::vector<LinkInfo> links;
+    int rc = nl.listLinks(links);
+    if (rc != 0) {
+      routes_current = false;  // try again at the next look
+      logWarn("mirror: cannot list interfaces", {{"error", netlinkErrorText(nl, rc)}});
+      return;
+    }
+    last_routes = routes;
+    routes_current = true;
+    const TargetInterfaceChoice choice = chooseTargetInterfaces(routes, links, config.interfaces, veth);
+    addresses_routed.store(choice.routed);
+    addresses_local.store(choice.local);
+    addresses_unroutable.store(choice.unroutable);
+    addresses_excluded.store(choice.excluded);
+    reportUnmirrored(addresses, routes, links);
+
+    std::map<int, const LinkInfo*> by_index;
+    for (const LinkInfo& l : links) by_index[l.ifindex] = &l;
+    for (auto it = failed.begin(); it != failed.end();) {
+      it = by_index.count(it->first) == 0 || choice.interfaces.count(it->first) == 0 ? failed.erase(it)
+                                                                                       : std::next(it);
+    }
+    std::vector<int> current, wanted;
+    for (const auto& [ifindex, a] : attached) current.push_back(ifindex);
+    for (const auto& [ifindex, name] : choice.interfaces) wanted.push_back(ifindex);
+    const MirrorChanges changes = mirrorChanges(current, wanted);
+
+    for (int ifindex : changes.detach) {
+      Attached& a = attached[ifindex];
+      if (by_index.count(ifindex) == 0) {
+        // The pod's veth went with the pod, and tapflow's filters with it.
+        stats.vanished.add();
+        logInfo("mirrored interface disappeared", {{"interface", a.name}});
+      } else {
+        stats.detached.add();
+        detach(ifindex, a);
+      }
+      attached.erase(ifindex);
+    }
+    if (full) {
+      for (auto it = attached.begin(); it != attached.end();) {
+        const LinkInfo& link = *by_index.at(it->first);
+        it->second.name = link.name;
+        it = keepAttached(link, it->second) ? std::next(it) : attached.erase(it);
+      }
+    }
+    for (int ifindex : changes.attach) {
+      if (failed.count(ifindex) != 0 && !full) continue;  // refused before: retried at the rescan
+      tryAttach(*by_index.at(ifindex), false);
+    }
+    mirrored.store(attached.size());
+  }
+
+  // Says once per address why a targeted pod is not mirrored through an interface of its own.
+  void reportUnmirrored(const std::vector<MirrorTargetAddress>& addresses, const std::vector<TargetRoute>& routes,
+                        const std::vector<LinkInfo>& links) {
+    std::set<std::string> now;
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      const TargetInterfaceChoice one = chooseTargetInterfaces({routes[i]}, links, config.interfaces, veth);
+      std::string why;
+      if (one.unroutable != 0) {
+        why = "no route to it on this node (none, or only through a gateway)";
+      } else if (one.excluded != 0) {
+        why = "its route's interface is tapflow's pair or not in capture.mirror.interfaces";
+      } else if (one.local != 0) {
+        why = "it is an address of the node (a host-network pod): mirrored only through the interfaces "
+              "capture.mirror.interfaces names";
+      }
+      if (why.empty()) continue;
+      const std::string key = addressText(addresses[i]) + " " + why;
+      now.insert(key);
+      if (reported_addresses.count(key) == 0) {
+        logWarn("mirror: a targeted address has no pod interface to mirror",
+                {{"address", addressText(addresses[i])}, {"reason", why}});
+      }
+    }
+    reported_addresses = std::move(now);
+  }
+
+  // The targets went away (a reload removed them): capture.mirror.interfaces
+  // decides again, and what only the targets wanted is detached at once.
+  void stopFollowing() {
+    for (auto it = attached.begin(); it != attached.end();) {
+      if (mirrorSelects(config.interfaces, it->second.name, veth)) {
+        ++it;
+        continue;
+      }
+      stats.detached.add();
+      detach(it->first, it->second);
+      it = attached.erase(it);
+    }
+    failed.clear();
+    routes_current = false;
+    reported_addresses.clear();
+    addresses_routed.store(0);
+    addresses_local.store(0);
+    addresses_unroutable.store(0);
+    addresses_excluded.store(0);
+    if (config.interfaces.empty()) {
+      logWarn("mirror mode without targets and without capture.mirror.interfaces: nothing is mirrored");
+    }
+  }
+
+  void update(const MirrorTargets& want, bool full) {
+    if (want.active != following) {
+      logInfo(want.active ? "mirror: the targets choose the interfaces to mirror"
+                          : "mirror: capture.mirror.interfaces chooses the interfaces to mirror",
+              {{"veth", veth}});
+    }
+    if (want.active) {
+      if (!following) routes_current = false;  // the attached set was the patterns'
+      following = true;
+      followTargets(want.addresses, full);
+    } else {
+      if (following) {
+        following = false;
+        stopFollowing();
+        full = true;
+      }
+      if (full) rescan(false);
+    }
+    following_now.store(following);
+    mirrored.store(attached.size());
+  }
+
   void loop() {
-    auto interval = std::chrono::nanoseconds(std::max<Duration>(config.rescan_interval, 1'000'000));
+    using Clock = std::chrono::steady_clock;
+    const auto rescan_every = std::chrono::nanoseconds(std::max<Duration>(config.rescan_interval, 1'000'000));
+    auto next_rescan = Clock::now() + rescan_every;
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
-      if (wake.wait_for(lock, interval, [this] { return stopping; })) break;
+      const auto until = following ? std::min(next_rescan, Clock::now() + kRouteRecheck) : next_rescan;
+      wake.wait_until(lock, until, [this] { return stopping || targets_dirty; });
+      if (stopping) break;
+      targets_dirty = false;
+      const MirrorTargets want = requested;
       lock.unlock();
-      rescan(false);
+      const bool full = Clock::now() >= next_rescan;
+      if (full) next_rescan = Clock::now() + rescan_every;
+      update(want, full);
       lock.lock();
     }
   }
 };
 
-Mirror::Mirror(const MirrorConfig& config, uint32_t mtu) : impl_(std::make_unique<Impl>(config)) {
+Mirror::Mirror(const MirrorConfig& config, uint32_t mtu, bool follow_targets)
+    : impl_(std::make_unique<Impl>(config)) {
   Impl& m = *impl_;
+  m.following = follow_targets;
+  m.following_now.store(follow_targets);
+  m.requested.active = follow_targets;
   if (config.veth_name.empty() || config.veth_name.size() + 1 >= IFNAMSIZ) {
     throw CaptureSetupError("capture.mirror.veth_name must have 1 to " + std::to_string(IFNAMSIZ - 2) +
                             " characters (the captured end adds \"c\")");
   }
-  if (config.interfaces.empty()) throw CaptureSetupError("capture.mirror.interfaces names no interface to mirror");
+  if (config.interfaces.empty() && !follow_targets) {
+    throw CaptureSetupError("capture.mirror.interfaces names no interface to mirror");
+  }
 
   std::vector<LinkInfo> links;
   int rc = m.nl.listLinks(links);
@@ -504,10 +756,17 @@ Mirror::Mirror(const MirrorConfig& config, uint32_t mtu) : impl_(std::make_uniqu
   m.attachSink();
   if ((rc = m.nl.listLinks(links)) != 0) m.fail("cannot list interfaces", rc);
   m.sweepLeftovers(links);
-  m.rescan(true);
-  if (m.attached.empty()) {
-    logWarn("mirror mode: no interface matches yet; rescanning",
-            {{"rescan_interval_ms", std::to_string(config.rescan_interval / 1'000'000)}});
+  if (follow_targets) {
+    std::string allowed;
+    for (const std::string& p : config.interfaces) allowed += (allowed.empty() ? "" : ",") + p;
+    logInfo("mirror mode: the targets choose the interfaces to mirror",
+            {{"veth", m.veth}, {"allowed", allowed.empty() ? "any" : allowed}});
+  } else {
+    m.rescan(true);
+    if (m.attached.empty()) {
+      logWarn("mirror mode: no interface matches yet; rescanning",
+              {{"rescan_interval_ms", std::to_string(config.rescan_interval / 1'000'000)}});
+    }
   }
   m.thread = std::thread([&m] {
     pthread_setname_np(pthread_self(), "tf-mirror");
@@ -519,6 +778,17 @@ Mirror::~Mirror() = default;
 
 const std::string& Mirror::captureInterface() const { return impl_->capture_name; }
 size_t Mirror::mirroredInterfaces() const { return impl_->mirrored.load(); }
+bool Mirror::followingTargets() const { return impl_->following_now.load(); }
+
+void Mirror::setTargets(const MirrorTargets& targets) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->requested == targets) return;
+    impl_->requested = targets;
+    impl_->targets_dirty = true;
+  }
+  impl_->wake.notify_all();
+}
 const MirrorStats& Mirror::stats() const { return impl_->stats; }
 
 void Mirror::collectMetrics(MetricsWriter& metrics, const MetricLabels& labels) const {
@@ -526,6 +796,20 @@ void Mirror::collectMetrics(MetricsWriter& metrics, const MetricLabels& labels) 
   l.emplace_back("veth", impl_->veth);
   metrics.gauge("tapflow_mirror_interfaces", "Interfaces whose traffic is cloned into tapflow's veth pair", l,
                 double(impl_->mirrored.load()));
+  metrics.gauge("tapflow_mirror_following_targets",
+                "1 when the targets choose the mirrored interfaces, 0 when capture.mirror.interfaces does", l,
+                impl_->following_now.load() ? 1.0 : 0.0);
+  const std::pair<const char*, const std::atomic<size_t>*> routes[] = {
+      {"interface", &impl_->addresses_routed},
+      {"local", &impl_->addresses_local},
+      {"unroutable", &impl_->addresses_unroutable},
+      {"excluded", &impl_->addresses_excluded}};
+  for (const auto& [route, count] : routes) {
+    MetricLabels rl = l;
+    rl.emplace_back("route", route);
+    metrics.gauge("tapflow_mirror_target_addresses", "Targeted pod addresses on this node, by the node's route to them",
+                  rl, double(count->load()));
+  }
   metrics.stats("mirror", impl_->stats, l);
   // Clones the pair could not pass on (the captured end's backlog was full):
   // veth counts them as transmit drops of the sending end.
@@ -561,12 +845,14 @@ void Mirror::collectMetrics(MetricsWriter& metrics, const MetricLabels& labels) 
   }
 }
 
-std::vector<std::unique_ptr<PacketSource>> makeMirrorSources(const CaptureConfig& config) {
+std::vector<std::unique_ptr<PacketSource>> makeMirrorSources(const CaptureConfig& config, bool follow_targets) {
   const std::string& how = config.mirror.capture;
   if (how != "afpacket" && how != "afxdp") {
     throw CaptureSetupError("capture.mirror.capture must be afxdp or afpacket, not \"" + how + "\"");
   }
-  auto mirror = std::make_shared<Mirror>(config.mirror, how == "afpacket" ? kAfPacketVethMtu : 0);
+  // No interfaces configured: only targets can have let the config through.
+  follow_targets = follow_targets || config.mirror.interfaces.empty();
+  auto mirror = std::make_shared<Mirror>(config.mirror, how == "afpacket" ? kAfPacketVethMtu : 0, follow_targets);
   CaptureConfig far_end = config;
   far_end.interfaces = {mirror->captureInterface()};
   far_end.queues.clear();  // the veth's one queue; capture.queues is about dedicated NICs
@@ -577,6 +863,27 @@ std::vector<std::unique_ptr<PacketSource>> makeMirrorSources(const CaptureConfig
     sources.push_back(std::make_unique<MirrorCaptureSource>(mirror, std::move(inner[i]), i == 0));
   }
   return sources;
+}
+
+size_t updateMirrorXdpTargets(const std::vector<std::unique_ptr<PacketSource>>& sources,
+                              const CaptureFilterConfig& filter) {
+  size_t updated = 0;
+  for (const auto& source : sources) {
+    if (auto* mirrored = dynamic_cast<MirrorCaptureSource*>(source.get())) {
+      updated += updateAfXdpTargets(mirrored->innerList(), filter);
+    }
+  }
+  return updated;
+}
+
+size_t updateMirrorTargets(const std::vector<std::unique_ptr<PacketSource>>& sources, const MirrorTargets& targets) {
+  std::set<Mirror*> done;
+  for (const auto& source : sources) {
+    auto* mirrored = dynamic_cast<MirrorCaptureSource*>(source.get());
+    if (mirrored == nullptr || !done.insert(&mirrored->mirror()).second) continue;
+    mirrored->mirror().setTargets(targets);
+  }
+  return done.size();
 }
 
 }  // namespace tapflow

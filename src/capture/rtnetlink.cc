@@ -299,6 +299,34 @@ int Rtnetlink::setIpv6AddrGenModeNone(int ifindex) {
   return transact(r.finish());
 }
 
+int Rtnetlink::getRoute(const uint8_t (&address)[16], uint8_t version, RouteInfo& out) {
+  if (version != 4 && version != 6) return -EAFNOSUPPORT;
+  const size_t length = version == 4 ? 4 : 16;
+  Request r(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK);
+  rtmsg rt{};
+  rt.rtm_family = version == 4 ? AF_INET : AF_INET6;
+  rt.rtm_dst_len = uint8_t(length * 8);
+  r.header(rt);
+  r.attr(RTA_DST, address, length);
+  bool found = false;
+  int rc = transact(r.finish(), [&](const nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return;
+    rtmsg answer;
+    std::memcpy(&answer, NLMSG_DATA(h), sizeof(answer));
+    out = RouteInfo{};
+    out.type = answer.rtm_type;
+    const auto* attrs = static_cast<const uint8_t*>(NLMSG_DATA(h)) + NLMSG_ALIGN(sizeof(rtmsg));
+    size_t len = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(rtmsg)));
+    forEachAttr(attrs, len, [&](uint16_t type, const uint8_t* data, size_t n) {
+      if (type == RTA_OIF) out.oif = int(readU32(data, n));
+      if (type == RTA_GATEWAY || type == RTA_VIA) out.gateway = true;
+    });
+    found = true;
+  });
+  if (rc != 0) return rc;
+  return found ? 0 : -ENETUNREACH;
+}
+
 int Rtnetlink::listFilters(int ifindex, uint32_t parent, std::vector<TcFilterInfo>& out) {
   out.clear();
   Request r(RTM_GETTFILTER, NLM_F_REQUEST | NLM_F_DUMP);

@@ -1,5 +1,6 @@
 // A small rtnetlink client for mirror mode: list and query links, create and
-// delete tapflow's veth pair, set link flags, list a hook's tc filters.
+// delete tapflow's veth pair, set link flags, list a hook's tc filters, and
+// ask which interface the node sends an address out of (`ip route get`).
 // Control-thread only; every call is one request and its answer, errors are
 // returned as negative errno with the kernel's extended-ack text when it gives one.
 #pragma once
@@ -17,6 +18,13 @@ struct LinkInfo {
   int link = 0;       // IFLA_LINK: a veth's peer ifindex (0 when absent or in another namespace)
   uint32_t flags = 0; // IFF_*
   uint32_t mtu = 0;
+};
+
+// The answer to a route lookup (RTM_GETROUTE), as `ip route get ADDR` shows it.
+struct RouteInfo {
+  int oif = 0;       // RTA_OIF: the interface the node sends the address out of
+  uint8_t type = 0;  // RTN_UNICAST, RTN_LOCAL (an address of this node: oif is loopback), ...
+  bool gateway = false;  // RTA_GATEWAY or RTA_VIA: the address is reached through a router
 };
 
 // One entry of a tc filter dump (RTM_GETTFILTER) on one hook.
@@ -50,6 +58,10 @@ class Rtnetlink {
   int setLinkFlags(int ifindex, uint32_t flags, uint32_t mask);
   // No IPv6 link-local address, hence no DAD, router or MLD chatter from it.
   int setIpv6AddrGenModeNone(int ifindex);
+
+  // The route the node would take to `address` (`version` 4: its first 4
+  // bytes, 6: all 16). -ENETUNREACH (or another negative errno) when there is none.
+  int getRoute(const uint8_t (&address)[16], uint8_t version, RouteInfo& out);
 
   // Filters on one hook; parent is TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS or _EGRESS).
   int listFilters(int ifindex, uint32_t parent, std::vector<TcFilterInfo>& out);

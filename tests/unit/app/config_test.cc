@@ -154,7 +154,8 @@ TEST_CASE("every file in config/ loads for a run") {
       CHECK(c.source_file == entry.path().string());
       if (c.capture.source == "pcap") CHECK_FALSE(c.capture.pcap_path.empty());
       if (c.capture.source == "afxdp" || c.capture.source == "afpacket") CHECK_FALSE(c.capture.interfaces.empty());
-      if (c.capture.source == "mirror") CHECK_FALSE(c.capture.mirror.interfaces.empty());
+      // Mirror mode needs interfaces unless targets choose them.
+      if (c.capture.source == "mirror") CHECK_FALSE((c.capture.mirror.interfaces.empty() && c.targets.empty()));
       sources.insert(c.capture.source);
     } catch (const ConfigError& e) {
       error = e.what();
@@ -611,8 +612,8 @@ TEST_CASE("a live source without interfaces is refused for a run, at the capture
         "x.yaml:3:15: capture.interfaces: required when capture.source is afpacket: list the interfaces to "
         "capture, such as [eth0]");
   CHECK(errorOf("capture:\n  source: mirror\n  mirror:\n    veth_name: tfm\n", "x.yaml", ConfigUse::kRun) ==
-        "x.yaml:4:5: capture.mirror.interfaces: required when capture.source is mirror: list the interfaces "
-        "or patterns to mirror, such as [eth0, \"cali*\"]");
+        "x.yaml:4:5: capture.mirror.interfaces: required when capture.source is mirror without targets: list the "
+        "interfaces or patterns to mirror, such as [eth0, \"cali*\"], or give targets");
   // Checking the file alone accepts them: `run -i IFACE` can give the interfaces.
   CHECK(errorOf("capture:\n  source: afxdp\n", "x.yaml", ConfigUse::kCheck) == "");
   CHECK(errorOf("capture:\n  source: mirror\n", "x.yaml", ConfigUse::kCheck) == "");

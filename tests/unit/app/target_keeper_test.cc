@@ -79,3 +79,46 @@ targets:
   CHECK(errorOf("kubernetes: {enabled: true}\ntargets:\n  - selector: \"app in web\"\n")
             .find("bad.yaml:3:15: targets[0].selector: not a label selector: at offset") == 0);
 }
+
+TEST_CASE("the mirror is told the targeted pods' addresses, sorted and once each, and whether targets are set") {
+  const MirrorTargets t = mirrorTargets({pod({"10.77.0.12", "fd00:77::12"}, {80}), pod({}, {80}),
+                                         pod({"10.77.0.11"}, {}, true), pod({"10.77.0.12"}, {443})},
+                                        true);
+  CHECK(t.active);
+  REQUIRE(t.addresses.size() == 3);
+  CHECK(t.addresses[0] == MirrorTargetAddress{parseKubeIp("10.77.0.11")->addr, 4});
+  CHECK(t.addresses[1] == MirrorTargetAddress{parseKubeIp("10.77.0.12")->addr, 4});
+  CHECK(t.addresses[2] == MirrorTargetAddress{parseKubeIp("fd00:77::12")->addr, 6});
+  // Targets set but no pod (or none with an address): the mirror mirrors nothing.
+  const MirrorTargets none = mirrorTargets({pod({}, {80})}, true);
+  CHECK(none.active);
+  CHECK(none.addresses.empty());
+  // No targets: capture.mirror.interfaces decides again.
+  CHECK_FALSE(mirrorTargets({}, false).active);
+}
+
+TEST_CASE("mirror mode with targets needs no capture.mirror.interfaces to run; without targets it does") {
+  const std::string base = "capture:\n  source: mirror\nkubernetes: {enabled: true}\n";
+  const Config c = loadConfigString(base + "targets:\n  - selector: app=web\n", "t.yaml", ConfigUse::kRun);
+  CHECK(c.capture.mirror.interfaces.empty());
+  CHECK(c.targets.size() == 1);
+  // Given with targets, the list stays: it restricts which interfaces the targets may choose.
+  CHECK(loadConfigString("capture:\n  source: mirror\n  mirror:\n    interfaces: [\"cali*\"]\n"
+                         "kubernetes: {enabled: true}\ntargets:\n  - selector: app=web\n",
+                         "t.yaml", ConfigUse::kRun)
+            .capture.mirror.interfaces == std::vector<std::string>{"cali*"});
+  CHECK(errorOf(base) == "");  // kCheck: run -i can give them
+  try {
+    loadConfigString(base, "t.yaml", ConfigUse::kRun);
+    FAIL("mirror without interfaces or targets loaded for a run");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()) ==
+          "t.yaml:2:11: capture.mirror.interfaces: required when capture.source is mirror without targets: list the "
+          "interfaces or patterns to mirror, such as [eth0, \"cali*\"], or give targets");
+  }
+  // Targets still need the XDP program: a mirror read with AF_PACKET cannot apply them.
+  CHECK(errorOf("capture:\n  source: mirror\n  mirror:\n    capture: afpacket\nkubernetes: {enabled: true}\n"
+                "targets:\n  - selector: app=web\n") ==
+        "bad.yaml:7:3: targets: apply through the XDP program: capture.source afxdp, or mirror with mirror.capture "
+        "afxdp (not mirror)");
+}
