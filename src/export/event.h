@@ -32,6 +32,10 @@ struct HepMessage {
   uint16_t vlan = 0;       // outermost VLAN id, 0: none
   Timestamp ts = 0;
   std::string correlation_id;  // SIP: the Call-ID
+  // "namespace/pod" of the sender and of the receiver when the address is a
+  // pod's (Kubernetes enrichment); "": not a pod, or no cluster. Owned text:
+  // the message outlives the cluster snapshot it was resolved in.
+  std::string src_pod, dst_pod;
   std::string payload;         // SIP: one whole message, start line to end of body
 };
 

@@ -31,8 +31,8 @@ class ChunkWriter {
     std::memcpy(at_, p, n);
     at_ += n;
   }
-  void header(uint16_t type, size_t value_bytes) {
-    u16(0x0000);  // generic vendor
+  void header(uint16_t type, size_t value_bytes, uint16_t vendor = 0x0000) {
+    u16(vendor);  // 0x0000: the generic chunks
     u16(type);
     u16(uint16_t(kChunkHeaderBytes + value_bytes));
   }
@@ -48,8 +48,8 @@ class ChunkWriter {
     header(type, 4);
     u32(v);
   }
-  void chunkBytes(uint16_t type, const void* p, size_t n) {
-    header(type, n);
+  void chunkBytes(uint16_t type, const void* p, size_t n, uint16_t vendor = 0x0000) {
+    header(type, n, vendor);
     bytes(p, n);
   }
   char* at() const { return at_; }
@@ -70,6 +70,8 @@ size_t hep3EncodedSize(const HepMessage& m, const HepIdentity& identity) {
   if (!m.correlation_id.empty()) n += chunk(m.correlation_id.size());
   if (m.vlan != 0) n += chunk(2);
   if (!identity.node_name.empty()) n += chunk(identity.node_name.size());
+  if (!m.src_pod.empty()) n += chunk(m.src_pod.size());
+  if (!m.dst_pod.empty()) n += chunk(m.dst_pod.size());
   return n;
 }
 
@@ -105,6 +107,13 @@ void encodeHep3(const HepMessage& m, const HepIdentity& identity, std::string& o
   if (m.vlan != 0) w.chunkU16(hep_chunk::kVlan, m.vlan);
   if (!identity.node_name.empty()) {
     w.chunkBytes(hep_chunk::kNodeName, identity.node_name.data(), identity.node_name.size());
+  }
+  if (!m.src_pod.empty()) {
+    w.chunkBytes(hep_tapflow_chunk::kSourcePod, m.src_pod.data(), m.src_pod.size(), hep_tapflow_chunk::kVendor);
+  }
+  if (!m.dst_pod.empty()) {
+    w.chunkBytes(hep_tapflow_chunk::kDestinationPod, m.dst_pod.data(), m.dst_pod.size(),
+                 hep_tapflow_chunk::kVendor);
   }
   // Payload last, as Kamailio's siptrace sends it.
   w.chunkBytes(hep_chunk::kPayload, m.payload.data(), m.payload.size());

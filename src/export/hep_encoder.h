@@ -33,14 +33,27 @@ constexpr uint16_t kIpFamily = 0x0001, kIpProto = 0x0002, kIpv4Src = 0x0003, kIp
                    kNodeName = 0x0013;
 }  // namespace hep_chunk
 
+// tapflow's own chunks. HEP keeps vendor 0x0000 for the specification's chunks
+// and gives each vendor a space of its own; 0x7466 ("tf") is tapflow's choice
+// (no registry assigns HEP vendor ids).
+// The type numbers stay clear of the generic ones on purpose: hep-js picks a
+// chunk by its type alone, whatever its vendor, so a vendor chunk of type 1
+// would overwrite the IP family there. Values are text, "namespace/pod".
+namespace hep_tapflow_chunk {
+constexpr uint16_t kVendor = 0x7466;
+constexpr uint16_t kSourcePod = 0x7401,       // the sender's pod, when it is one
+                   kDestinationPod = 0x7402;  // the receiver's pod, when it is one
+}  // namespace hep_tapflow_chunk
+
 // Bytes encodeHep3 appends for `m` (may exceed kHep3MaxBytes).
 size_t hep3EncodedSize(const HepMessage& m, const HepIdentity& identity);
 
 // Appends one HEP v3 packet ("HEP3", total length, chunks) for `m` to `out`.
 // Chunks: family, protocol, addresses (v4 or v6 by m.ip_version), ports, time
 // (seconds, microseconds), protocol type, agent id, then auth key, correlation
-// id, VLAN and node name when set, and the payload last. Allocates at most once,
-// to grow `out`. Appends nothing when the packet would exceed kHep3MaxBytes:
+// id, VLAN and node name when set, tapflow's source and destination pod chunks
+// when set, and the payload last. Allocates at most once, to grow `out`.
+// Appends nothing when the packet would exceed kHep3MaxBytes:
 // callers check hep3EncodedSize() first and count such messages as too large.
 void encodeHep3(const HepMessage& m, const HepIdentity& identity, std::string& out);
 

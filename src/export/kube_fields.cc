@@ -43,6 +43,14 @@ void writeKubeEnd(JsonWriter& w, const IpIdentity& id) {
   w.endObject();
 }
 
+std::string podReference(const IpIdentity& id) {
+  std::string out;
+  if (id.kind != IpIdentity::Kind::kPod) return out;
+  out.reserve(id.pod->ns.size() + 1 + id.pod->name.size());
+  out.append(id.pod->ns).append(1, '/').append(id.pod->name);
+  return out;
+}
+
 const char* kubeDirection(const IpIdentity& client, const IpIdentity& server) {
   using Kind = IpIdentity::Kind;
   const bool client_pod = client.kind == Kind::kPod;

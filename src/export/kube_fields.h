@@ -3,6 +3,8 @@
 // every encoder that writes the ends, so all event types carry the same.
 #pragma once
 
+#include <string>
+
 #include "export/json_writer.h"
 #include "flow/flow.h"
 #include "k8s/cluster_state.h"
@@ -18,6 +20,11 @@ inline IpIdentity lookupEnd(const ClusterSnapshot* cluster, const IpAddress& ip,
 // pod, node, workload, services and allow-listed labels for a pod; namespace
 // and service for a ClusterIP; node for a node. Nothing for an unknown address.
 void writeKubeEnd(JsonWriter& w, const IpIdentity& id);
+
+// "namespace/pod" when `id` is a pod, else "": how HEP messages name their
+// ends (tapflow's vendor chunks, hep_encoder.h). A host-network pod's address
+// resolves to its node, so it names no pod. One allocation at most.
+std::string podReference(const IpIdentity& id);
 
 // Client to server: "pod-to-pod", "pod-to-service", "egress" (pod to neither),
 // "ingress" (neither to pod or service); nullptr otherwise.

@@ -5,6 +5,7 @@
 
 #include "export/app_event.h"
 #include "export/event_common.h"
+#include "export/kube_fields.h"
 
 namespace tapflow {
 namespace {
@@ -404,7 +405,9 @@ void AppLayer::emit(EventType type, std::unique_ptr<HepMessage> hep) {
 }
 
 // The SIP message as HEP carries it: sender and receiver from the flow's
-// orientation, the whole message as payload, the Call-ID to correlate.
+// orientation, the whole message as payload, the Call-ID to correlate, and
+// with Kubernetes on, the pods of both ends from the snapshot the worker
+// pinned for this batch (two lookups per SIP message, none per packet).
 std::unique_ptr<HepMessage> AppLayer::hepMessage(const SipMessage& m) const {
   if (!publisher_.wantsHep() || m.raw.empty()) return nullptr;
   const Flow& flow = *current_flow_;
@@ -421,6 +424,10 @@ std::unique_ptr<HepMessage> AppLayer::hepMessage(const SipMessage& m) const {
   hep->vlan = flow.vlan_count > 0 ? flow.vlan_ids[0] : 0;
   hep->ts = m.ts;
   hep->correlation_id = m.call_id;
+  if (cluster_) {
+    hep->src_pod = podReference(cluster_->lookup(hep->src_ip, hep->ip_version));
+    hep->dst_pod = podReference(cluster_->lookup(hep->dst_ip, hep->ip_version));
+  }
   hep->payload = m.raw;
   return hep;
 }

@@ -17,10 +17,13 @@
 //   {"kind":"error","transport":...,"conn":N,"reason":"...","head_hex":"..."}
 // "fields" holds every chunk's value: ip_family, protocol, src_ip, dst_ip,
 // src_port, dst_port, time_sec, time_usec, proto_type, capture_id, auth_key,
-// correlation_id, vlan, node_name, payload (hep-js's UTF-8 text) and
-// payload_b64 (the chunk's exact bytes). hep-js decodes all of them but the
-// IPv6 addresses (chunks 5 and 6: it knows only IPv4), which this file reads
-// itself; the VLAN (chunk 18) goes through hep-js's vendor-extension hook.
+// correlation_id, vlan, node_name, src_pod, dst_pod, payload (hep-js's UTF-8
+// text) and payload_b64 (the chunk's exact bytes). hep-js decodes all of them
+// but the IPv6 addresses (chunks 5 and 6: it knows only IPv4), which this file
+// reads itself; the VLAN (chunk 18) and tapflow's pod chunks (vendor 0x7466,
+// types 0x7401 source pod and 0x7402 destination pod, "namespace/pod") go
+// through hep-js's vendor-extension hook. "pod_chunks_raw" holds the pod
+// chunks' bytes as they were on the wire, to compare with hep-js's reading.
 // TCP streams are framed by the HEP length field, as HOMER frames them.
 // hep-js is GPLv2: a test tool only, never part of tapflow.
 "use strict";
@@ -31,6 +34,15 @@ const hep = require("hep-js");
 
 // Chunk 18 (VLAN, uint16) is not in hep-js's table; its extension hook reads it.
 hep.addVendorExtensions({ 0: { 18: { keyName: "vlan", type: "UInt16" } } });
+// tapflow's vendor chunks (src/export/hep_encoder.h): text, no type given, so
+// hep-js keeps them as strings.
+const TAPFLOW_VENDOR = 0x7466, TAPFLOW_SOURCE_POD = 0x7401, TAPFLOW_DESTINATION_POD = 0x7402;
+hep.addVendorExtensions({
+  [TAPFLOW_VENDOR]: {
+    [TAPFLOW_SOURCE_POD]: { keyName: "tapflowSourcePod" },
+    [TAPFLOW_DESTINATION_POD]: { keyName: "tapflowDestinationPod" },
+  },
+});
 
 const HEADER_BYTES = 6;  // "HEP3" + total length
 const CHUNK_HEADER_BYTES = 6;  // vendor, type, length (length counts these 6)
@@ -151,16 +163,23 @@ function decode(msg, transport, conn, datagramBytes) {
     correlation_id: rc.correlation_id,
     vlan: rc.vlan,
     node_name: rc.hepNodeName,
+    src_pod: rc.tapflowSourcePod,
+    dst_pod: rc.tapflowDestinationPod,
     payload: decoded ? decoded.payload : undefined,
   };
   // hep-js reads IPv4 addresses only; IPv6 ones (chunks 5, 6) are decoded here.
   if (raw["0/5"] && raw["0/5"].length === 16) fields.src_ip = ipv6Text(raw["0/5"]);
   if (raw["0/6"] && raw["0/6"].length === 16) fields.dst_ip = ipv6Text(raw["0/6"]);
   if (raw["0/15"]) fields.payload_b64 = raw["0/15"].toString("base64");
+  const podChunksRaw = {};
+  for (const type of [TAPFLOW_SOURCE_POD, TAPFLOW_DESTINATION_POD]) {
+    const value = raw[TAPFLOW_VENDOR + "/" + type];
+    if (value !== undefined) podChunksRaw[type] = value.toString("latin1");
+  }
   const line = {
     kind: "message", transport, conn, recv_ms: Date.now(),
     length: msg.length >= HEADER_BYTES ? msg.readUInt16BE(4) : null,
-    chunks, problems, fields,
+    chunks, problems, fields, pod_chunks_raw: podChunksRaw,
   };
   if (datagramBytes !== undefined) line.datagram_bytes = datagramBytes;
   if (decoded) {

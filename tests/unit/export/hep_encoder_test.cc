@@ -150,3 +150,90 @@ TEST_CASE("a message longer than HEP's 16-bit length appends nothing") {
   CHECK(uint8_t(out[5]) == 0xff);
   CHECK(chunksAddUp(out));
 }
+
+TEST_CASE("the pods of both ends go in tapflow's vendor chunks after the node name, before the payload") {
+  HepMessage m;
+  m.ip_version = 4;
+  m.ip_proto = 17;
+  m.src_ip = ip(AF_INET, "10.244.1.7");
+  m.dst_ip = ip(AF_INET, "10.244.2.9");
+  m.src_port = 5060;
+  m.dst_port = 5060;
+  m.ts = 2 * kNanosPerSecond + 3'000;
+  m.correlation_id = "c1";
+  m.src_pod = "shop/a-0";
+  m.dst_pod = "voip/pbx-1";
+  m.payload = "ACK";
+  HepIdentity id;
+  id.agent_id = 7;
+  id.node_name = "n1";
+
+  const std::string expected = "HEP3" + bytes({0x00, 0x94}) +                             // total 148
+                               bytes({0, 0, 0, 0x01, 0, 7, 0x02}) +                       // IPv4
+                               bytes({0, 0, 0, 0x02, 0, 7, 0x11}) +                       // UDP
+                               bytes({0, 0, 0, 0x03, 0, 10, 10, 244, 1, 7}) +             // src
+                               bytes({0, 0, 0, 0x04, 0, 10, 10, 244, 2, 9}) +             // dst
+                               bytes({0, 0, 0, 0x07, 0, 8, 0x13, 0xc4}) +                 // 5060
+                               bytes({0, 0, 0, 0x08, 0, 8, 0x13, 0xc4}) +                 // 5060
+                               bytes({0, 0, 0, 0x09, 0, 10, 0, 0, 0, 2}) +                // seconds
+                               bytes({0, 0, 0, 0x0a, 0, 10, 0, 0, 0, 3}) +                // 3 us
+                               bytes({0, 0, 0, 0x0b, 0, 7, 1}) +                          // SIP
+                               bytes({0, 0, 0, 0x0c, 0, 10, 0, 0, 0, 7}) +                // agent id
+                               bytes({0, 0, 0, 0x11, 0, 8}) + "c1" +                      // Call-ID
+                               bytes({0, 0, 0, 0x13, 0, 8}) + "n1" +                      // node name
+                               bytes({0x74, 0x66, 0x74, 0x01, 0, 14}) + "shop/a-0" +      // tapflow: source pod
+                               bytes({0x74, 0x66, 0x74, 0x02, 0, 16}) + "voip/pbx-1" +    // tapflow: destination pod
+                               bytes({0, 0, 0, 0x0f, 0, 9}) + "ACK";                      // payload
+  REQUIRE(expected.size() == 148);
+
+  std::string out;
+  encodeHep3(m, id, out);
+  CHECK(out == expected);
+  CHECK(hep3EncodedSize(m, id) == 148);
+  CHECK(chunksAddUp(out));
+  CHECK(hep_tapflow_chunk::kVendor == 0x7466);  // "tf", as docs/config.md says
+}
+
+TEST_CASE("an end that is no pod gets no pod chunk; the other end's is still written") {
+  HepMessage m;
+  m.src_ip = ip(AF_INET, "192.0.2.1");
+  m.dst_ip = ip(AF_INET, "10.244.2.9");
+  m.dst_pod = "voip/pbx-1";
+  m.payload = "OPTIONS";
+  HepIdentity id;
+  std::string with_pod;
+  encodeHep3(m, id, with_pod);
+  const std::string dst_chunk = bytes({0x74, 0x66, 0x74, 0x02, 0, 16}) + "voip/pbx-1";
+  const std::string payload_chunk = bytes({0, 0, 0, 0x0f, 0, 13}) + "OPTIONS";
+  CHECK(hep3EncodedSize(m, id) == with_pod.size());
+  CHECK(chunksAddUp(with_pod));
+  // Right before the payload, and the source chunk nowhere.
+  CHECK(with_pod.substr(with_pod.size() - payload_chunk.size() - dst_chunk.size()) == dst_chunk + payload_chunk);
+  CHECK(with_pod.find(bytes({0x74, 0x66, 0x74, 0x01})) == std::string::npos);
+
+  // Without pods the message is the one tapflow sent before Kubernetes: 16 bytes shorter.
+  m.dst_pod.clear();
+  std::string without;
+  encodeHep3(m, id, without);
+  CHECK(without.size() == with_pod.size() - dst_chunk.size());
+  CHECK(hep3EncodedSize(m, id) == without.size());
+  CHECK(without.find(bytes({0x74, 0x66})) == std::string::npos);
+  CHECK(without.substr(6) == with_pod.substr(6, without.size() - 6 - payload_chunk.size()) + payload_chunk);
+}
+
+TEST_CASE("pod chunks count toward HEP's 16-bit length limit") {
+  HepMessage m;
+  HepIdentity id;
+  m.src_pod = "shop/a-0";
+  m.dst_pod = "shop/b-0";
+  m.payload.assign(kHep3MaxBytes - (hep3EncodedSize(m, id) - m.payload.size()), 'x');
+  CHECK(hep3EncodedSize(m, id) == kHep3MaxBytes);
+  std::string out;
+  encodeHep3(m, id, out);
+  CHECK(out.size() == kHep3MaxBytes);
+  CHECK(chunksAddUp(out));
+  m.payload.push_back('x');
+  out.clear();
+  encodeHep3(m, id, out);
+  CHECK(out.empty());
+}

@@ -110,3 +110,13 @@ TEST_CASE("without a snapshot, or for addresses it does not know, events carry n
   encodeFlowEvent(unknown, FlowEndReason::kFin, true, out, {}, snapshot.get());
   CHECK(out.find("kubernetes") == std::string::npos);
 }
+
+TEST_CASE("a pod is referred to as namespace/pod; a service, a node or an unknown address as nothing") {
+  const auto snapshot = cluster();
+  CHECK(podReference(snapshot->lookup(ip("10.0.0.2"))) == "shop/checkout-0");
+  CHECK(podReference(snapshot->lookup(ip("10.0.0.1"))) == "shop/web-7d4b9c8f5-x2x9q");
+  CHECK(podReference(snapshot->lookup(ip("10.96.0.10"))).empty());  // the service
+  CHECK(podReference(snapshot->lookup(ip("10.0.0.9"))).empty());    // the node
+  CHECK(podReference(snapshot->lookup(ip("10.0.0.77"))).empty());   // unknown
+  CHECK(podReference(IpIdentity{}).empty());
+}

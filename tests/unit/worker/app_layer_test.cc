@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "k8s/cluster_state.h"
 #include "worker/app_layer.h"
 #include "worker/flow_engine.h"
 
@@ -285,4 +286,87 @@ TEST_CASE("no raw message is copied when no output forwards HEP") {
     CHECK(events.hep[i] == nullptr);
   }
   CHECK(sip == 1);
+}
+
+namespace {
+
+KubeIp kubeIp(const char* text) {
+  auto parsed = parseKubeIp(text);
+  REQUIRE(parsed.has_value());
+  return *parsed;
+}
+
+// 10.0.0.1 is the pod shop/alice-0; 10.0.0.2 is pbx-0 in voip when
+// `server_is_pod`, else a host-network pod on node-b, whose address is the node's.
+std::shared_ptr<const ClusterSnapshot> sipCluster(bool server_is_pod) {
+  KubeCaches c;
+  PodObject alice;
+  alice.ns = "shop", alice.name = "alice-0", alice.uid = "u1", alice.node_name = "node-a", alice.phase = "Running";
+  alice.ips = {kubeIp("10.0.0.1")};
+  c.pods["shop/alice-0"] = alice;
+  PodObject pbx = alice;
+  pbx.ns = "voip", pbx.name = "pbx-0", pbx.uid = "u2", pbx.node_name = "node-b", pbx.ips = {kubeIp("10.0.0.2")};
+  pbx.host_network = !server_is_pod;
+  c.pods["voip/pbx-0"] = pbx;
+  c.nodes["node-b"] = {"node-b", {kubeIp("10.0.0.2")}, {}};
+  return ClusterSnapshot::build(c, SnapshotOptions{}, 1);
+}
+
+// The HEP messages of an INVITE (client to server) and its 180 over TCP, with
+// `cluster` pinned the way the worker pins it (nullptr: Kubernetes off).
+std::vector<std::unique_ptr<HepMessage>> sipHep(const ClusterSnapshot* cluster) {
+  Conversation c(40001, 5060);
+  c.handshake(kT0);
+  c.send(true, kInvite, 1500, kT0 + 1 * kMs);
+  c.send(false, kRinging, 1500, kT0 + 2 * kMs);
+  Events events;
+  events.wants_hep = true;
+  NoRecords records;
+  AppLayer app(AppLayerConfig{}, events);
+  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
+  app.setCluster(cluster);
+  for (const DecodedPacket& p : c.packets()) engine.process(&p, 1);
+  app.setCluster(nullptr);
+  std::vector<std::unique_ptr<HepMessage>> out;
+  for (size_t i = 0; i < events.lines.size(); ++i) {
+    if (events.types[i] == EventType::kSip) out.push_back(std::move(events.hep[i]));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("HEP messages name the pods of both ends, each from its own sender's point of view") {
+  const auto cluster = sipCluster(true);
+  const auto messages = sipHep(cluster.get());
+  REQUIRE(messages.size() == 2);
+  REQUIRE(messages[0] != nullptr);
+  REQUIRE(messages[1] != nullptr);
+  CHECK(messages[0]->payload == kInvite);
+  CHECK(messages[0]->src_pod == "shop/alice-0");
+  CHECK(messages[0]->dst_pod == "voip/pbx-0");
+  CHECK(messages[1]->payload == kRinging);
+  CHECK(messages[1]->src_pod == "voip/pbx-0");
+  CHECK(messages[1]->dst_pod == "shop/alice-0");
+}
+
+TEST_CASE("a host-network pod's end resolves to its node and names no pod in HEP") {
+  const auto cluster = sipCluster(false);
+  CHECK(cluster->lookup(kubeIp("10.0.0.2")).kind == IpIdentity::Kind::kNode);
+  const auto messages = sipHep(cluster.get());
+  REQUIRE(messages.size() == 2);
+  CHECK(messages[0]->src_pod == "shop/alice-0");
+  CHECK(messages[0]->dst_pod.empty());
+  CHECK(messages[1]->src_pod.empty());
+  CHECK(messages[1]->dst_pod == "shop/alice-0");
+}
+
+TEST_CASE("without Kubernetes HEP messages carry no pod") {
+  const auto messages = sipHep(nullptr);
+  REQUIRE(messages.size() == 2);
+  for (const auto& m : messages) {
+    REQUIRE(m != nullptr);
+    CHECK(m->src_pod.empty());
+    CHECK(m->dst_pod.empty());
+  }
 }
