@@ -266,6 +266,8 @@ static __always_inline enum verdict classify(struct xdp_md *ctx, __u64 frame_len
 
 	if (!active)
 		return VERDICT_MATCH;
+	if (active & TAPFLOW_XDP_FILTER_NOTHING)
+		return VERDICT_PASS;
 	if (proto == bpf_htons(ETH_P_IP))
 		return classify_ipv4(ctx, active, off, frame_len);
 	return classify_ipv6(ctx, active, off);

@@ -35,6 +35,8 @@
 #define TAPFLOW_XDP_FILTER_CIDRS (1U << 0)
 #define TAPFLOW_XDP_FILTER_PORTS (1U << 1)
 #define TAPFLOW_XDP_FILTER_PROTOCOLS (1U << 2)
+/* No IP packet matches, whatever the sets hold: targets that select no pod. */
+#define TAPFLOW_XDP_FILTER_NOTHING (1U << 3)
 
 /* Value of the single entry (key 0) of the config array. */
 struct tapflow_xdp_config {

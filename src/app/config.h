@@ -65,6 +65,9 @@ struct CaptureFilterConfig {
   std::vector<std::string> cidrs;      // IPv4/IPv6 addresses or CIDRs (either end of a packet)
   std::vector<uint32_t> ports;         // TCP/UDP/SCTP ports (either end)
   std::vector<std::string> protocols;  // tcp, udp, sctp, icmp, ipv6-icmp, or a number
+  // Not from the file: targets that select no pod. Nothing is captured, as
+  // empty lists would mean everything.
+  bool match_nothing = false;
 };
 
 struct CaptureConfig {

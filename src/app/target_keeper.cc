@@ -25,7 +25,8 @@ std::string addressText(const KubeIp& ip) {
 }
 
 bool sameFilter(const CaptureFilterConfig& a, const CaptureFilterConfig& b) {
-  return a.cidrs == b.cidrs && a.ports == b.ports && a.protocols == b.protocols;
+  return a.cidrs == b.cidrs && a.ports == b.ports && a.protocols == b.protocols &&
+         a.match_nothing == b.match_nothing;
 }
 
 }  // namespace
@@ -42,8 +43,7 @@ CaptureFilterConfig targetFilter(const std::vector<TargetedPod>& pods, const Cap
     ports.insert(pod.ports.begin(), pod.ports.end());
   }
   if (cidrs.empty()) {
-    // An empty list would match everything; these match nothing real.
-    filter.cidrs = {"0.0.0.0/32", "::/128"};
+    filter.match_nothing = true;  // empty lists would match everything
     return filter;
   }
   filter.cidrs.assign(cidrs.begin(), cidrs.end());
@@ -118,7 +118,7 @@ void TargetKeeper::apply() {
   applied_ = filter;
   updates_.add();
   logInfo("targets updated", {{"pods", std::to_string(with_address)},
-                              {"cidrs", std::to_string(with_address == 0 ? 0 : filter.cidrs.size())},
+                              {"cidrs", std::to_string(filter.cidrs.size())},
                               {"ports", filter.ports.empty() ? "all" : std::to_string(filter.ports.size())},
                               {"targets", std::to_string(targets_.size())}});
 }

@@ -27,8 +27,8 @@ namespace tapflow {
 extern std::atomic<bool> g_reload_requested;
 
 // The capture filter that selects `pods` (CIDRs and ports), keeping
-// `base.protocols`. With no pod, the filter names only the unspecified
-// addresses, which no packet carries: nothing is captured.
+// `base.protocols`. With no pod, the filter says it matches nothing
+// (match_nothing), which the XDP program honours: nothing is captured.
 CaptureFilterConfig targetFilter(const std::vector<TargetedPod>& pods, const CaptureFilterConfig& base);
 
 // What the mirror is told: `active` when targets are configured, and the

@@ -126,7 +126,7 @@ const char* xdpAttachModeName(XdpAttachMode mode) {
 }
 
 uint32_t XdpTargets::activeSets() const {
-  uint32_t active = 0;
+  uint32_t active = match_nothing ? TAPFLOW_XDP_FILTER_NOTHING : 0;
   if (!cidrs4.empty() || !cidrs6.empty()) active |= TAPFLOW_XDP_FILTER_CIDRS;
   if (!ports.empty()) active |= TAPFLOW_XDP_FILTER_PORTS;
   if (!protocols.empty()) active |= TAPFLOW_XDP_FILTER_PROTOCOLS;
@@ -135,6 +135,7 @@ uint32_t XdpTargets::activeSets() const {
 
 XdpTargets parseXdpTargets(const CaptureFilterConfig& filter) {
   XdpTargets t;
+  t.match_nothing = filter.match_nothing;
   for (size_t i = 0; i < filter.cidrs.size(); ++i) {
     const std::string& entry = filter.cidrs[i];
     auto bad = [&](const std::string& why) {

@@ -27,6 +27,7 @@ struct XdpTargets {
   std::set<std::pair<uint32_t, std::array<uint8_t, 16>>> cidrs6;
   std::set<uint16_t> ports;
   std::set<uint8_t> protocols;
+  bool match_nothing = false;  // CaptureFilterConfig::match_nothing
 
   uint32_t activeSets() const;  // TAPFLOW_XDP_FILTER_* bits of the non-empty sets
   bool operator==(const XdpTargets&) const = default;

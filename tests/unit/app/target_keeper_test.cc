@@ -42,10 +42,16 @@ TEST_CASE("the targeted pods' addresses and the union of their ports become the 
 }
 
 TEST_CASE("with no pod targeted, the target set matches no packet rather than every packet") {
-  const CaptureFilterConfig f = targetFilter({}, CaptureFilterConfig{});
-  CHECK(f.cidrs == std::vector<std::string>{"0.0.0.0/32", "::/128"});
+  CaptureFilterConfig base;
+  base.protocols = {"udp"};
+  const CaptureFilterConfig f = targetFilter({}, base);
+  CHECK(f.match_nothing);
+  CHECK(f.cidrs.empty());
+  CHECK(f.ports.empty());
+  CHECK(f.protocols == std::vector<std::string>{"udp"});
   // A pod without an address yet (starting) targets nothing either.
-  CHECK(targetFilter({pod({}, {80})}, CaptureFilterConfig{}).cidrs.size() == 2);
+  CHECK(targetFilter({pod({}, {80})}, CaptureFilterConfig{}).match_nothing);
+  CHECK_FALSE(targetFilter({pod({"10.244.1.5"}, {80})}, CaptureFilterConfig{}).match_nothing);
 }
 
 TEST_CASE("targets are read with text or structured selectors and need kubernetes and XDP capture") {

@@ -125,6 +125,16 @@ TEST_CASE("an empty capture filter activates no set, so everything IP matches") 
   CHECK(parseXdpTargets(ports_only).activeSets() == TAPFLOW_XDP_FILTER_PORTS);
 }
 
+TEST_CASE("a filter that matches nothing says so to the program, whatever else it holds") {
+  CaptureFilterConfig none;
+  none.match_nothing = true;
+  none.protocols = {"tcp"};
+  const XdpTargets t = parseXdpTargets(none);
+  CHECK(t.match_nothing);
+  CHECK(t.activeSets() == (TAPFLOW_XDP_FILTER_NOTHING | TAPFLOW_XDP_FILTER_PROTOCOLS));
+  CHECK_FALSE(t == parseXdpTargets(CaptureFilterConfig{}));
+}
+
 TEST_CASE("a bad filter entry is refused naming its key, index and value") {
   CaptureFilterConfig f;
   f.cidrs = {"10.0.0.0/33"};
@@ -288,6 +298,12 @@ TEST_CASE("target set updates change the running program's verdicts in place") {
   f.protocols = {"udp"};
   program.updateTargets(f);
   CHECK(std::string(verdict(program, b)) == "match");
+
+  CaptureFilterConfig nothing;  // targets that select no pod
+  nothing.match_nothing = true;
+  program.updateTargets(nothing);
+  CHECK(std::string(verdict(program, a)) == "passed");
+  CHECK(std::string(verdict(program, b)) == "passed");
 
   program.updateTargets(CaptureFilterConfig{});  // nothing active: everything IP
   CHECK(std::string(verdict(program, a)) == "match");
