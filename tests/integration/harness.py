@@ -147,3 +147,23 @@ def parse_args(argv, usage):
     if not os.access(opts["tapflow"], os.X_OK):
         sys.exit("not an executable: %s" % opts["tapflow"])
     return opts
+
+
+def live_test_args(argv, count, usage, needs_root_for):
+    """The command line of a live test, `ARG... [--keep DIR]`: the `count`
+    arguments as absolute paths, and the --keep directory (made) or None.
+    Exits with `usage` on anything else, and unless run as root."""
+    args = list(argv[1:])
+    keep = None
+    if "--keep" in args:
+        i = args.index("--keep")
+        if i + 1 >= len(args):
+            sys.exit(usage)
+        keep = args[i + 1]
+        del args[i:i + 2]
+        os.makedirs(keep, exist_ok=True)
+    if len(args) != count:
+        sys.exit(usage)
+    if os.geteuid() != 0:
+        sys.exit("needs root: " + needs_root_for)
+    return [os.path.abspath(a) for a in args], keep

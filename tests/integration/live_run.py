@@ -6,7 +6,6 @@ with those `tapflow read` makes from a tcpdump capture of the same traffic.
 
 import collections
 import json
-import os
 import re
 import signal
 import subprocess
@@ -45,6 +44,18 @@ class LiveTapflow:
         with open(self.stderr_path) as f:
             return f.read().splitlines()
 
+    def log_entries(self, msg=None):
+        """The JSON log lines so far (those whose message is `msg`), parsed."""
+        out = []
+        for line in self.log_lines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if msg is None or entry.get("msg") == msg:
+                out.append(entry)
+        return out
+
     def stderr_text(self):
         return "\n".join(self.log_lines())
 
@@ -52,11 +63,7 @@ class LiveTapflow:
         """The first JSON log line whose message matches, or None when tapflow exits or time runs out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for line in self.log_lines():
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
+            for entry in self.log_entries():
                 if re.search(pattern, entry.get("msg", "")):
                     return entry
             if self.proc.poll() is not None:
@@ -78,16 +85,9 @@ class LiveTapflow:
         return parse_metrics(out)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
-        """Sends `sig` to tapflow itself (not the `ip netns exec` wrapper's group); returns its exit code."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-                return None
-        return self.proc.returncode
+        """Sends `sig` to tapflow (`ip netns exec` execs it: its process group is
+        tapflow's); returns its exit code, None if it had to be killed."""
+        return traffic._stop_process(self.proc, sig, timeout)
 
     def events(self):
         with open(self.events_path) as f:
@@ -126,16 +126,18 @@ def read_pcap(tapflow, pcap, out_path, workers=2):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def flows_between(events, ips):
+    """The flow records of `events` whose two ends are both among `ips`."""
+    return [ev for ev in events if ev.get("type") == "flow" and ev["source"]["ip"] in ips and
+            ev["destination"]["ip"] in ips]
+
+
 def flows_between_test_ips(events):
     """Flow records between the test addresses, summed per community id:
     {community_id: {"transport", "ends": {(ip, port): [packets, bytes]}, "flags": {(ip, port): set}, "reasons"}}."""
     flows = {}
-    for ev in events:
-        if ev.get("type") != "flow":
-            continue
+    for ev in flows_between(events, TEST_IPS):
         src, dst = ev["source"], ev["destination"]
-        if src["ip"] not in TEST_IPS or dst["ip"] not in TEST_IPS:
-            continue
         cid = ev["network"]["community_id"]
         f = flows.setdefault(cid, {"transport": ev["network"]["transport"], "ends": collections.defaultdict(
             lambda: [0, 0]), "flags": collections.defaultdict(set), "reasons": set(), "start": None, "end": None})

@@ -19,7 +19,6 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -168,18 +167,7 @@ def main(argv):
     if len(argv) > 1 and argv[1] == "blast":
         blast(argv[2], int(argv[3]), int(argv[4]), int(argv[5]))
         return 0
-    args = list(argv[1:])
-    keep = None
-    if "--keep" in args:
-        i = args.index("--keep")
-        keep = args[i + 1]
-        del args[i:i + 2]
-        os.makedirs(keep, exist_ok=True)
-    if len(args) != 1:
-        sys.exit(USAGE)
-    tapflow = os.path.abspath(args[0])
-    if os.geteuid() != 0:
-        sys.exit("needs root: network namespaces, AF_PACKET sockets")
+    (tapflow,), keep = harness.live_test_args(argv, 1, USAGE, "network namespaces, AF_PACKET sockets")
     chk = harness.Checker("afpacket")
     exact_case(chk, tapflow, 1, "hash", keep)
     exact_case(chk, tapflow, 2, "hash", keep)

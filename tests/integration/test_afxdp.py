@@ -35,7 +35,6 @@ and workers.
 Usage: test_afxdp.py TAPFLOW AFXDP_DRIVER [--keep DIR]
 """
 
-import atexit
 import os
 import queue
 import shutil
@@ -69,18 +68,6 @@ metrics:
   listen: 127.0.0.1:0
 """
 
-_extra_namespaces = []
-
-
-def _delete_extra_namespaces():
-    for ns in list(_extra_namespaces):
-        traffic.run(["ip", "netns", "del", ns], check=False)
-        _extra_namespaces.remove(ns)
-
-
-atexit.register(_delete_extra_namespaces)
-
-
 class MirrorLink:
     """A four-queue veth pair from the client's namespace (xa…) into a capture
     namespace of its own (xb…, captured), and tc filters on the client's veth
@@ -93,30 +80,14 @@ class MirrorLink:
         self.tb = tb
         self.near_if = "xa" + suffix
         self.cap_if = "xb" + suffix
-        traffic.run(["ip", "netns", "add", self.ns])
-        _extra_namespaces.append(self.ns)
-        tb.ns_run(self.ns, ["ip", "link", "set", "lo", "up"])
-        traffic.run(["ip", "link", "add", self.near_if, "netns", tb.client_ns, "numtxqueues", str(QUEUES),
-                     "numrxqueues", str(QUEUES), "type", "veth", "peer", "name", self.cap_if, "netns", self.ns,
-                     "numtxqueues", str(QUEUES), "numrxqueues", str(QUEUES)])
-        # The near end says nothing of its own (no IPv6 link-local chatter):
+        # Deleted with the testbed's namespaces.
+        tb.add_ns(self.ns)
+        # Neither end says anything of its own (no IPv6 link-local chatter):
         # the capture end gets exactly the clones.
-        tb.ns_run(tb.client_ns, ["sysctl", "-q", "-w", "net.ipv6.conf.%s.disable_ipv6=1" % self.near_if])
-        tb.ns_run(tb.client_ns, ["ip", "link", "set", self.near_if, "up"])
-        # No addresses on the capture end: nothing of its own to say on the link.
-        tb.ns_run(self.ns, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
-        tb.ns_run(self.ns, ["ip", "link", "set", self.cap_if, "up"])
-        tb.ns_run(tb.client_ns, ["tc", "qdisc", "add", "dev", tb.client_if, "clsact"])
-        for direction in ("ingress", "egress"):
-            tb.ns_run(tb.client_ns, ["tc", "filter", "add", "dev", tb.client_if, direction, "protocol", "all",
-                                     "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "mirror",
-                                     "dev", self.near_if])
+        traffic.mirror_link(tb.client_ns, tb.client_if, self.near_if, self.ns, self.cap_if, queues=QUEUES)
 
     def close(self):
-        self.tb.ns_run(self.tb.client_ns, ["tc", "qdisc", "del", "dev", self.tb.client_if, "clsact"], check=False)
-        if self.ns in _extra_namespaces:
-            traffic.run(["ip", "netns", "del", self.ns], check=False)
-            _extra_namespaces.remove(self.ns)
+        traffic.unmirror(self.tb.client_ns, self.tb.client_if)
 
 
 class Driver:
@@ -531,28 +502,14 @@ def main(argv):
     if len(argv) > 1 and argv[1] == "udp-sink":
         tool_udp_sink(int(argv[2]))
         return 0
-    args = list(argv[1:])
-    keep = None
-    if "--keep" in args:
-        i = args.index("--keep")
-        keep = args[i + 1]
-        del args[i:i + 2]
-        os.makedirs(keep, exist_ok=True)
-    if len(args) != 2:
-        sys.exit(USAGE)
-    tapflow, driver = (os.path.abspath(a) for a in args)
-    if os.geteuid() != 0:
-        sys.exit("needs root: network namespaces, XDP, AF_XDP sockets")
+    (tapflow, driver), keep = harness.live_test_args(argv, 2, USAGE, "network namespaces, XDP, AF_XDP sockets")
     chk = harness.Checker("afxdp")
-    try:
-        live_flows_case(chk, tapflow, keep)
-        filter_case(chk, tapflow)
-        live_update_case(chk, driver)
-        overload_case(chk, driver, "rx ring full")
-        overload_case(chk, driver, "fill ring empty")
-        lifecycle_case(chk, tapflow)
-    finally:
-        _delete_extra_namespaces()
+    live_flows_case(chk, tapflow, keep)
+    filter_case(chk, tapflow)
+    live_update_case(chk, driver)
+    overload_case(chk, driver, "rx ring full")
+    overload_case(chk, driver, "fill ring empty")
+    lifecycle_case(chk, tapflow)
     return chk.finish()
 
 

@@ -384,22 +384,12 @@ class Mirror:
         self.tb = tb
         self.near = ("tfm%s%d" % (tag, os.getpid()))[:15]   # in the server namespace
         self.far = ("tfd%s%d" % (tag, os.getpid()))[:15]    # captured by DPDK
-        traffic.run(["ip", "link", "add", self.far, "type", "veth", "peer", "name", self.near,
-                     "netns", tb.server_ns])
         # No addresses, no IPv6: the pair carries only the mirrored packets.
-        traffic.run(["sysctl", "-q", "-w", "net.ipv6.conf.%s.disable_ipv6=1" % self.far])
-        tb.ns_run(tb.server_ns, ["sysctl", "-q", "-w", "net.ipv6.conf.%s.disable_ipv6=1" % self.near])
-        traffic.run(["ip", "link", "set", self.far, "up"])
-        tb.ns_run(tb.server_ns, ["ip", "link", "set", self.near, "up"])
-        tb.ns_run(tb.server_ns, ["tc", "qdisc", "add", "dev", tb.server_if, "clsact"])
-        for hook in ("ingress", "egress"):
-            tb.ns_run(tb.server_ns, ["tc", "filter", "add", "dev", tb.server_if, hook, "protocol", "all",
-                                     "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "mirror",
-                                     "dev", self.near])
+        traffic.mirror_link(tb.server_ns, tb.server_if, self.near, None, self.far)
 
     def close(self):
         traffic.run(["ip", "link", "del", self.far], check=False)
-        self.tb.ns_run(self.tb.server_ns, ["tc", "qdisc", "del", "dev", self.tb.server_if, "clsact"], check=False)
+        traffic.unmirror(self.tb.server_ns, self.tb.server_if)
 
 
 def live_run(tapflow, name, args, tb, pcap, big=True):
@@ -544,17 +534,8 @@ def test_errors(tapflow, workdir):
 
 def main(argv):
     global check
-    args = argv[1:]
-    keep = None
-    if "--keep" in args:
-        i = args.index("--keep")
-        keep = args[i + 1]
-        del args[i:i + 2]
-    if len(args) != 1:
-        sys.exit("usage: test_dpdk.py TAPFLOW [--keep DIR]")
-    tapflow = os.path.abspath(args[0])
-    if os.geteuid() != 0:
-        sys.exit("test_dpdk.py needs root (DPDK, namespaces, tc)")
+    (tapflow,), keep = harness.live_test_args(argv, 1, "usage: test_dpdk.py TAPFLOW [--keep DIR]",
+                                              "DPDK, network namespaces, tc")
     check = harness.Checker("dpdk")
     workdir = keep or tempfile.mkdtemp(prefix="tapflow-dpdk-")
     os.makedirs(workdir, exist_ok=True)

@@ -67,6 +67,7 @@ import analyzer_traffic  # noqa: E402
 import analyzer_truth  # noqa: E402
 import harness  # noqa: E402
 import live_run  # noqa: E402
+import traffic  # noqa: E402
 from pcapfile import pcap_header, pcap_record, read_pcap  # noqa: E402
 
 PARTS = ("sipp", "vlan", "restart", "auth")
@@ -328,35 +329,17 @@ _procs = []
 
 
 def start(cmd, stdout, stderr=subprocess.STDOUT, env=None):
-    """A process in its own group; stop_all() ends it at the latest."""
+    """A process in its own group; traffic._stop_process() stops it (and
+    returns its exit code), stop_all() at the latest."""
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env, start_new_session=True)
     _procs.append(proc)
     return proc
 
 
-def stop(proc, sig=signal.SIGTERM, timeout=10):
-    """Stops a process this test started; returns its exit code (None if it had to be killed)."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
-            return None
-    return proc.returncode
-
-
 def stop_all():
     for proc in reversed(_procs):
         try:
-            stop(proc, timeout=5)
+            traffic._stop_process(proc, timeout=5)
         except Exception as exc:  # noqa: BLE001 - keep cleaning up the rest
             log("cleanup: could not stop pid %d: %s" % (proc.pid, exc))
     _procs.clear()
@@ -406,7 +389,7 @@ class Receiver:
             time.sleep(0.05)
 
     def stop(self, sig=signal.SIGTERM):
-        stop(self.proc, sig)
+        traffic._stop_process(self.proc, sig, timeout=10)
         self._out.close()
 
 
@@ -433,7 +416,7 @@ class Sngrep:
 
     def stop(self):
         """SIGTERM: sngrep closes the pcap file and exits."""
-        rc = stop(self.proc, signal.SIGTERM)
+        rc = traffic._stop_process(self.proc, signal.SIGTERM, timeout=10)
         self._out.close()
         return rc
 
@@ -949,14 +932,14 @@ metrics:
                   hep_metric(back_now, "tapflow_hep_connects_total", dest), 2)
         chk.equal(name + ": disconnects counted: the receiver's death",
                   hep_metric(back_now, "tapflow_hep_disconnects_total", dest), 1)
-        rc = stop(proc, signal.SIGTERM, timeout=30)
+        rc = traffic._stop_process(proc, signal.SIGTERM, timeout=30)
         log_text = open(stderr_path).read()
         chk.check(name + ": SIGTERM stops tapflow with exit code 0", rc == 0, "rc=%s: %s" % (rc, log_text[-1500:]))
         sanitizer_reports(chk, name, log_text)
     finally:
         writer.unblock()
         if proc.poll() is None:
-            stop(proc, signal.SIGKILL)
+            traffic._stop_process(proc, signal.SIGKILL, timeout=10)
         for r in (rcv1, rcv2):
             if r is not None:
                 r.stop()
@@ -1016,26 +999,14 @@ def auth_over_udp(chk, tapflow, workdir):
 # -- main ---------------------------------------------------------------------------
 
 def parse_args(argv):
-    args = list(argv[1:])
-    opts = {"tapflow": None, "keep": None, "only": set(PARTS)}
-    while args:
-        a = args.pop(0)
-        if a == "--keep" and args:
-            opts["keep"] = os.path.abspath(args.pop(0))
-        elif a == "--only" and args:
-            opts["only"] = set(args.pop(0).split(","))
-            if not opts["only"] <= set(PARTS):
-                sys.exit(USAGE)
-        elif opts["tapflow"] is None and not a.startswith("-"):
-            opts["tapflow"] = os.path.abspath(a)
-        else:
-            sys.exit(USAGE)
-    if opts["tapflow"] is None:
+    """harness.parse_args without --no-traffic (every part makes its own), --only naming PARTS."""
+    opts = harness.parse_args(argv, USAGE)
+    opts["only"] = opts["only"] or set(PARTS)
+    if not opts["traffic"] or not opts["only"] <= set(PARTS):
         sys.exit(USAGE)
-    if not os.access(opts["tapflow"], os.X_OK):
-        sys.exit("not an executable: %s" % opts["tapflow"])
+    if opts["keep"]:
+        opts["keep"] = os.path.abspath(opts["keep"])
     return opts
-
 
 
 def main(argv):

@@ -38,29 +38,22 @@ does). The fake API server's socket is opened inside that capture namespace
 Usage: test_k8s_targets.py TAPFLOW [--keep DIR]
 """
 
-import atexit
-import base64
-import ctypes
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import fake_kube_api as fk  # noqa: E402
 import harness  # noqa: E402
+import k8s_testbed  # noqa: E402
 import live_run  # noqa: E402
 import traffic  # noqa: E402
+from k8s_testbed import wait_for  # noqa: E402
 
 USAGE = __doc__.strip().splitlines()[-1]
-THIS_FILE = os.path.abspath(__file__)
 NODE = "node-a"
 CLIENT_V4, CLIENT_V6, CLIENT_MAC = "10.78.0.1", "fd00:78::1", "02:00:00:78:00:01"
 UDP_PORT = 7777
@@ -76,22 +69,11 @@ TEST_IPS = {CLIENT_V4, CLIENT_V6} | {p[3] for p in PODS.values()} | {p[4] for p 
 FOLLOW_LIMIT_S = 1.0
 FOLLOW_SLACK_S = 0.3
 
-CONFIG = """
-capture:
+CAPTURE = """capture:
   source: afxdp
   afxdp:
     xdp_mode: auto
-workers:
-  count: 2
-metrics:
-  listen: 127.0.0.1:0
-kubernetes:
-  enabled: true
-  kubeconfig: {kubeconfig}
-  node_name: {node}
-  labels: [app]
-  initial_list_timeout: 10s
-{targets}"""
+"""
 
 TARGETS_START = """targets:
   - namespaces: [shop]
@@ -103,44 +85,12 @@ TARGETS_RELOAD = """targets:
       matchLabels: {app: old}
 """
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-_made_namespaces = []
-
-
-def _delete_namespaces():
-    for ns in reversed(list(_made_namespaces)):
-        traffic.run(["ip", "netns", "del", ns], check=False)
-        _made_namespaces.remove(ns)
-
-
-atexit.register(_delete_namespaces)
-
-
-def in_netns(ns, fn):
-    """Runs fn() with this thread in network namespace `ns` (sockets it opens stay there)."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open("/var/run/netns/" + ns, os.O_RDONLY)
-    try:
-        if _libc.setns(target, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns into " + ns)
-        try:
-            return fn()
-        finally:
-            if _libc.setns(own, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back")
-    finally:
-        os.close(own)
-        os.close(target)
-
-
-class Cluster:
+class Cluster(traffic.Namespaces):
     """The namespaces: node (bridge), client, pods, capture; the tc mirror; the
     per-pod servers. Has the popen/ns_run/workdir that live_run.LiveTapflow uses."""
 
     def __init__(self):
         tag = "%d" % (os.getpid() % 100000)
-        self.workdir = tempfile.mkdtemp(prefix="tapflow-targets-")
         self.node_ns = "tgn-" + tag
         self.client_ns = "tgc-" + tag
         self.cap_ns = "tgx-" + tag
@@ -148,25 +98,16 @@ class Cluster:
         self.client_if = "eth0"
         self.mirror_if = "tgxa" + tag
         self.cap_if = "tgxb" + tag
-        self._procs = []
+        super().__init__("tapflow-targets-")
         try:
             self._setup(tag)
         except BaseException:
             self.close()
             raise
 
-    def _add_ns(self, ns):
-        traffic.run(["ip", "netns", "add", ns])
-        _made_namespaces.append(ns)
-        for key, val in (("net.ipv6.conf.default.accept_dad", "0"), ("net.ipv6.conf.all.accept_dad", "0"),
-                         ("net.ipv6.conf.default.router_solicitations", "0"),
-                         ("net.ipv6.conf.default.accept_ra", "0"), ("net.ipv6.conf.default.addr_gen_mode", "1")):
-            self.ns_run(ns, ["sysctl", "-q", "-w", "%s=%s" % (key, val)])
-        self.ns_run(ns, ["ip", "link", "set", "lo", "up"])
-
     def _setup(self, tag):
         for ns in [self.node_ns, self.client_ns, self.cap_ns] + list(self.pod_ns.values()):
-            self._add_ns(ns)
+            self.add_ns(ns)
         # The node: a bridge, no addresses, no IPv6 of its own.
         self.ns_run(self.node_ns, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
         self.ns_run(self.node_ns, ["ip", "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"])
@@ -187,49 +128,12 @@ class Cluster:
                                 (self.pod_ns[name], CLIENT_V4, CLIENT_MAC), (self.pod_ns[name], CLIENT_V6, CLIENT_MAC)):
                 self.ns_run(ns, ["ip", "neigh", "replace", ip, "lladdr", mac, "dev", "eth0", "nud", "permanent"])
         # The mirror: both directions of the client's veth cloned into xa -> xb (captured).
-        traffic.run(["ip", "link", "add", self.mirror_if, "netns", self.client_ns, "type", "veth",
-                     "peer", "name", self.cap_if, "netns", self.cap_ns])
-        self.ns_run(self.client_ns, ["sysctl", "-q", "-w", "net.ipv6.conf.%s.disable_ipv6=1" % self.mirror_if])
-        self.ns_run(self.client_ns, ["ip", "link", "set", self.mirror_if, "up"])
-        self.ns_run(self.cap_ns, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
-        self.ns_run(self.cap_ns, ["ip", "link", "set", self.cap_if, "up"])
-        self.ns_run(self.client_ns, ["tc", "qdisc", "add", "dev", self.client_if, "clsact"])
-        for direction in ("ingress", "egress"):
-            self.ns_run(self.client_ns, ["tc", "filter", "add", "dev", self.client_if, direction, "protocol", "all",
-                                         "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "mirror",
-                                         "dev", self.mirror_if])
+        traffic.mirror_link(self.client_ns, self.client_if, self.mirror_if, self.cap_ns, self.cap_if)
         # A web server (port 80) and a UDP echo (UDP_PORT) in every pod.
         for name, ns in self.pod_ns.items():
-            proc = self.popen(ns, [traffic.PYTHON, THIS_FILE, "serve", name], stdout=subprocess.PIPE, text=True)
-            if proc.stdout.readline().strip() != "ready":
-                raise RuntimeError("server in %s did not start" % name)
+            k8s_testbed.start_pod_server(self, ns, name, UDP_PORT)
         for p in PODS.values():
-            self.ns_run(self.client_ns, [traffic.PYTHON, traffic.THIS_FILE, "wait-tcp", p[3], "80", "10"], timeout=20)
-
-    def ns_run(self, ns, cmd, check=True, timeout=60, **kw):
-        return traffic.run(["ip", "netns", "exec", ns] + cmd, check=check, timeout=timeout, **kw)
-
-    def popen(self, ns, cmd, **kw):
-        kw.setdefault("stdout", subprocess.DEVNULL)
-        kw.setdefault("stderr", subprocess.DEVNULL)
-        proc = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, start_new_session=True, **kw)
-        self._procs.append(proc)
-        return proc
-
-    def close(self):
-        for proc in reversed(self._procs):
-            try:
-                traffic._stop_process(proc)
-            except Exception as exc:  # noqa: BLE001 keep cleaning up
-                print("cleanup: could not stop pid %d: %s" % (proc.pid, exc), flush=True)
-        self._procs = []
-        if self.client_ns in _made_namespaces:
-            self.ns_run(self.client_ns, ["tc", "qdisc", "del", "dev", self.client_if, "clsact"], check=False)
-        for ns in [self.cap_ns, self.client_ns, self.node_ns] + list(self.pod_ns.values()):
-            if ns in _made_namespaces:
-                traffic.run(["ip", "netns", "del", ns], check=False)
-                _made_namespaces.remove(ns)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+            self.wait_tcp(self.client_ns, p[3], 80)
 
     # -- traffic from the client -------------------------------------------------
 
@@ -270,12 +174,8 @@ def pod_name_of(ip):
 def flow_records(events):
     """Flow records between the test addresses: dicts pod, ip, port, transport, client_port, start, end, packets."""
     out = []
-    for ev in events:
-        if ev.get("type") != "flow":
-            continue
+    for ev in live_run.flows_between(events, TEST_IPS):
         src, dst = ev["source"], ev["destination"]
-        if src["ip"] not in TEST_IPS or dst["ip"] not in TEST_IPS:
-            continue
         pod_end, client_end = (dst, src) if pod_name_of(dst["ip"]) else (src, dst)
         out.append({"pod": pod_name_of(pod_end["ip"]), "ip": pod_end["ip"], "port": pod_end.get("port"),
                     "transport": ev["network"]["transport"], "client_port": client_end.get("port"),
@@ -293,27 +193,6 @@ def kinds(flows):
     return sorted({(f["pod"], f["ip"], f["transport"], f["port"]) for f in flows}, key=str)
 
 
-def log_entries(live, msg):
-    out = []
-    for line in live.log_lines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("msg") == msg:
-            out.append(entry)
-    return out
-
-
-def wait_for(pred, timeout=10.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(step)
-
-
 def xdp_prog_id(cl):
     text = cl.ns_run(cl.cap_ns, ["ip", "-d", "link", "show", cl.cap_if], check=False).stdout
     words = text.split()
@@ -321,28 +200,6 @@ def xdp_prog_id(cl):
         if w == "prog/xdp" and i + 1 < len(words) and words[i + 1].startswith("id"):
             return words[i + 2] if words[i + 1] == "id" else words[i + 1]
     return None
-
-
-def write_kubeconfig(path, api):
-    with open(api.cert, "rb") as f:
-        ca_data = base64.b64encode(f.read()).decode()
-    with open(path, "w") as f:
-        f.write("""apiVersion: v1
-kind: Config
-current-context: fake
-clusters:
-- name: fake-cluster
-  cluster:
-    server: %s
-    certificate-authority-data: %s
-contexts:
-- name: fake
-  context: {cluster: fake-cluster, user: tapflow}
-users:
-- name: tapflow
-  user:
-    token: targets-token
-""" % (api.url, ca_data))
 
 
 def make_pod(fk, name, labels=None, phase="Running", ips=None):
@@ -367,41 +224,14 @@ def new_pod(fk, ips, phase):
                   ports=(80,))
 
 
-class Ticker:
-    """A client in the client namespace making one HTTP request to each given
-    address every `interval` seconds (a thread per address) for `duration`;
-    results: [{ip, port (client), t, ok}]."""
-
-    def __init__(self, cl, ips, duration, interval):
-        self.proc = cl.popen(cl.client_ns, [traffic.PYTHON, THIS_FILE, "ticker", str(duration), str(interval)] + ips,
-                             stdout=subprocess.PIPE, text=True)
-        if self.proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("ticker did not start")
-
-    def results(self):
-        out, _ = self.proc.communicate(timeout=60)
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
 def run_test(chk, tapflow, keep):
-    import fake_kube_api as fk
-
     cl = Cluster()
-    api = None
-    live = None
+    kube = None
     try:
-        api = in_netns(cl.cap_ns, lambda: fk.FakeKubeApi(cl.workdir, token="targets-token"))
+        kube = k8s_testbed.KubeTapflow(cl, cl.cap_ns, "targets-token", NODE, CAPTURE)
+        api = kube.api
         seed(fk, api)
-        kubeconfig = os.path.join(cl.workdir, "kubeconfig")
-        write_kubeconfig(kubeconfig, api)
-        cfg_path = os.path.join(cl.workdir, "tapflow.yaml")
-
-        def write_cfg(targets):
-            live_run.write_config(cfg_path, CONFIG.format(kubeconfig=kubeconfig, node=NODE, targets=targets))
-
-        write_cfg(TARGETS_START)
-        live = live_run.LiveTapflow(cl, cl.cap_ns, tapflow, ["-c", cfg_path, "-i", cl.cap_if],
-                                    os.path.join(cl.workdir, "live.jsonl"))
+        live = kube.start(tapflow, TARGETS_START, ["-i", cl.cap_if])
         if not chk.check("tapflow run starts on AF_XDP with kubernetes and targets", live.wait_started(30),
                          live.stderr_text()[-3000:]):
             return
@@ -411,11 +241,11 @@ def run_test(chk, tapflow, keep):
         prog = xdp_prog_id(cl)
 
         def updated(pods):
-            return lambda: [e for e in log_entries(live, "targets updated") if e.get("pods") == str(pods)]
+            return lambda: [e for e in live.log_entries("targets updated") if e.get("pods") == str(pods)]
 
         first = wait_for(updated(1), 10)
         chk.check("a \"targets updated\" line names 1 pod, 2 cidrs, 1 port", first and first[-1].get("cidrs") == "2"
-                  and first[-1].get("ports") == "1", repr(log_entries(live, "targets updated")))
+                  and first[-1].get("ports") == "1", repr(live.log_entries("targets updated")))
         m = live.metrics()
         chk.equal("tapflow_targets_pods is 1 (web-a; not web-c on node-b, web-d in namespace other, "
                   "finished web-done)", live_run.metric_sum(m, "tapflow_targets_pods"), 1)
@@ -428,19 +258,19 @@ def run_test(chk, tapflow, keep):
                   "(tapflow_targets_pods stays 1)", live_run.metric_sum(m, "tapflow_targets_pods"), 1)
         t_start = time.time()
         api.put("pods", new_pod(fk, ["10.78.0.15"], "Running"))
-        joined = wait_for(lambda: [e for e in log_entries(live, "targets updated") if e.get("cidrs") == "3"], 5)
+        joined = wait_for(lambda: [e for e in live.log_entries("targets updated") if e.get("cidrs") == "3"], 5)
         print("     pod start applied within %.3f s" % (time.time() - t_start), flush=True)
         m = live.metrics()
         chk.check("pod start: web-new with its address joins (3 cidrs, tapflow_targets_pods 2)",
                   joined and live_run.metric_sum(m, "tapflow_targets_pods") == 2, repr(joined))
         t_stop = time.time()
         api.delete("pods", new_pod(fk, ["10.78.0.15"], "Running"))
-        left = wait_for(lambda: log_entries(live, "targets updated")[-1].get("cidrs") == "2", 5)
+        left = wait_for(lambda: live.log_entries("targets updated")[-1].get("cidrs") == "2", 5)
         print("     pod stop applied within %.3f s" % (time.time() - t_stop), flush=True)
         m = live.metrics()
         chk.check("pod stop: web-new deleted leaves the set (2 cidrs, tapflow_targets_pods 1)",
                   left and live_run.metric_sum(m, "tapflow_targets_pods") == 1,
-                  repr(log_entries(live, "targets updated")[-2:]))
+                  repr(live.log_entries("targets updated")[-2:]))
 
         # -- start: only web-a's port 80 -------------------------------------------------
         t0 = time.time()
@@ -453,14 +283,14 @@ def run_test(chk, tapflow, keep):
         # -- relabel: web-a leaves, api-b joins --------------------------------------------
         m_before = live.metrics()
         ips = [PODS[n][3] for n in PODS]
-        ticker = Ticker(cl, ips, 4.0, 0.04)
+        ticker = k8s_testbed.Ticker(cl, cl.client_ns, ips, 4.0, 0.04)
         time.sleep(1.5)
         t_change = time.time()
         api.put("pods", make_pod(fk, "web-a", {"app": "old"}))
         api.put("pods", make_pod(fk, "api-b", {"app": "web"}))
         ticks = ticker.results()
         t2 = time.time()
-        relabel_log = [e for e in log_entries(live, "targets updated") if e.get("pods") == "1"]
+        relabel_log = [e for e in live.log_entries("targets updated") if e.get("pods") == "1"]
         m = live.metrics()
         chk.equal("relabel: tapflow_targets_pods stays 1 (api-b for web-a)",
                   live_run.metric_sum(m, "tapflow_targets_pods"), 1)
@@ -472,13 +302,12 @@ def run_test(chk, tapflow, keep):
                   len(ticks) > 200 and not bad, "%d failed: %r" % (len(bad), bad[:5]))
 
         # -- SIGHUP: targets select app=old, every port ------------------------------------
-        write_cfg(TARGETS_RELOAD)
-        started_lines = len(log_entries(live, "capture started"))
+        started_lines = len(live.log_entries("capture started"))
         t_hup = time.time()
-        os.kill(pid, signal.SIGHUP)
-        reloaded = wait_for(lambda: log_entries(live, "targets reloaded from the config file; "
-                                                       "other changes need a restart"), 5)
-        applied = wait_for(lambda: [e for e in log_entries(live, "targets updated") if e.get("ports") == "all"], 5)
+        kube.reload(TARGETS_RELOAD)
+        reloaded = wait_for(lambda: live.log_entries("targets reloaded from the config file; "
+                                                      "other changes need a restart"), 5)
+        applied = wait_for(lambda: [e for e in live.log_entries("targets updated") if e.get("ports") == "all"], 5)
         t_applied = time.time()
         chk.check("SIGHUP: the targets are reloaded and applied (1 pod, every port)",
                   reloaded and applied and applied[-1].get("pods") == "1", live.stderr_text()[-1500:])
@@ -490,7 +319,7 @@ def run_test(chk, tapflow, keep):
         failed = [k for k, ok in results.items() if not ok]
         chk.check("SIGHUP: curl, UDP echo and ping complete", not failed, repr(failed))
         chk.check("SIGHUP: same process, capture not restarted, same XDP program",
-                  live.proc.poll() is None and len(log_entries(live, "capture started")) == started_lines == 1
+                  live.proc.poll() is None and len(live.log_entries("capture started")) == started_lines == 1
                   and prog is not None and xdp_prog_id(cl) == prog, "prog %s -> %s" % (prog, xdp_prog_id(cl)))
         m = live.metrics()
         chk.equal("SIGHUP: tapflow_targets_pods is 1 (web-a, app=old)", live_run.metric_sum(m, "tapflow_targets_pods"), 1)
@@ -502,7 +331,7 @@ def run_test(chk, tapflow, keep):
         emptied = wait_for(updated(0), 5)
         print("     pod deletion applied within %.3f s" % (time.time() - t_del), flush=True)
         chk.check("stop: a \"targets updated\" line names 0 pods, 0 cidrs", emptied and emptied[-1].get("cidrs") == "0",
-                  repr(log_entries(live, "targets updated")[-3:]))
+                  repr(live.log_entries("targets updated")[-3:]))
         m0 = live.metrics()
         chk.equal("stop: tapflow_targets_pods is 0", live_run.metric_sum(m0, "tapflow_targets_pods"), 0)
         t5 = time.time()
@@ -518,13 +347,12 @@ def run_test(chk, tapflow, keep):
         # -- metrics agree with the log ---------------------------------------------------
         chk.equal("tapflow_targets_updates_total equals the \"targets updated\" log lines",
                   live_run.metric_sum(m1, "tapflow_targets_updates_total"),
-                  len(log_entries(live, "targets updated")))
+                  len(live.log_entries("targets updated")))
 
         # -- no targets: capture.filter (empty) applies again -------------------------------
-        write_cfg("")
-        os.kill(pid, signal.SIGHUP)
-        wait_for(lambda: len(log_entries(live, "targets reloaded from the config file; "
-                                                "other changes need a restart")) >= 2, 5)
+        kube.reload("")
+        wait_for(lambda: len(live.log_entries("targets reloaded from the config file; "
+                                               "other changes need a restart")) >= 2, 5)
         time.sleep(0.6)
         m0 = live.metrics()
         t7 = time.time()
@@ -566,13 +394,10 @@ def run_test(chk, tapflow, keep):
                   pre and all(t["captured"] == (t["pod"] == "web-a") for t in pre if t["pod"] in ("web-a", "api-b")),
                   repr([t for t in pre if t["pod"] in ("web-a", "api-b") and t["captured"] != (t["pod"] == "web-a")][:5]))
         for name, want in (("api-b", True), ("web-a", False)):
-            post = sorted((t for t in ticks if t["pod"] == name and t["t"] >= t_change), key=lambda t: t["t"])
+            mine = [t for t in ticks if t["pod"] == name]
+            post = [t for t in mine if t["t"] >= t_change]
             # The change has taken effect from the first request after which all agree.
-            settled = None
-            for i in range(len(post)):
-                if all(t["captured"] == want for t in post[i:]):
-                    settled = post[i]["t"] - t_change
-                    break
+            settled = k8s_testbed.settled_after(mine, t_change, want)
             print("     %s %s the capture %.3f s after the API change (%d requests after it)" % (
                 name, "joined" if want else "left", -1 if settled is None else settled, len(post)), flush=True)
             chk.check("relabel: %s %s the capture within %.1f s (+%.1f s slack)" % (
@@ -592,114 +417,13 @@ def run_test(chk, tapflow, keep):
                   captured_no_targets > 0 and ("api-b", PODS["api-b"][3], "tcp", 80) in no_t,
                   "captured %d packets, flows %r" % (captured_no_targets, no_t))
     finally:
-        if live is not None and live.proc.poll() is None:
-            live.stop()
-        if api is not None:
-            api.close()
+        if kube is not None:
+            kube.close()
         cl.close()
 
 
-# -- tools run inside a namespace -----------------------------------------------
-
-def tool_serve(name):
-    import http.server
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = ("pod %s\n" % name).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    class Server(http.server.ThreadingHTTPServer):
-        address_family = socket.AF_INET6
-        daemon_threads = True
-
-        def server_bind(self):
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            super().server_bind()
-
-    httpd = Server(("::", 80), Handler)
-    udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    udp.bind(("::", UDP_PORT))
-
-    def echo():
-        while True:
-            data, addr = udp.recvfrom(65535)
-            udp.sendto(data, addr)
-
-    threading.Thread(target=echo, daemon=True).start()
-    print("ready", flush=True)
-    httpd.serve_forever()
-
-
-def tool_ticker(duration, interval, ips):
-    results = []
-    lock = threading.Lock()
-    end = time.time() + duration
-
-    def loop(ip):
-        while time.time() < end:
-            t = time.time()
-            rec = {"ip": ip, "t": t, "port": None, "ok": False}
-            try:
-                s = socket.create_connection((ip, 80), timeout=3)
-                rec["port"] = s.getsockname()[1]
-                s.sendall(b"GET / HTTP/1.0\r\nHost: pod\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                s.close()
-                rec["ok"] = data.startswith(b"HTTP/1.0 200")
-            except OSError as exc:
-                rec["error"] = str(exc)
-            with lock:
-                results.append(rec)
-            time.sleep(max(0.0, interval - (time.time() - t)))
-
-    threads = [threading.Thread(target=loop, args=(ip,)) for ip in ips]
-    print("ready", flush=True)
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    for rec in results:
-        print(json.dumps(rec))
-
-
 def main(argv):
-    if len(argv) > 2 and argv[1] == "serve":
-        tool_serve(argv[2])
-        return 0
-    if len(argv) > 3 and argv[1] == "ticker":
-        tool_ticker(float(argv[2]), float(argv[3]), argv[4:])
-        return 0
-    args = list(argv[1:])
-    keep = None
-    if "--keep" in args:
-        i = args.index("--keep")
-        keep = args[i + 1]
-        del args[i:i + 2]
-        os.makedirs(keep, exist_ok=True)
-    if len(args) != 1:
-        sys.exit(USAGE)
-    tapflow = os.path.abspath(args[0])
-    if os.geteuid() != 0:
-        sys.exit("needs root: network namespaces, XDP, AF_XDP sockets")
-    chk = harness.Checker("k8s_targets")
-    try:
-        chk.guarded("k8s targets", run_test, chk, tapflow, keep)
-    finally:
-        _delete_namespaces()
-    return chk.finish()
+    return k8s_testbed.main(argv, "k8s_targets", run_test, USAGE, "network namespaces, XDP, AF_XDP sockets")
 
 
 if __name__ == "__main__":

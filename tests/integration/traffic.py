@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """Real traffic for integration tests: two network namespaces joined by a veth
 pair, programs run inside them, and a tcpdump capture of what crossed the link.
+Also the pieces other topologies build on: Namespaces (namespaces and processes
+that are cleaned up) and mirror_link (a tc mirror of an interface into a veth
+pair, as live capture tests use).
 
 Every namespace, process and file this module makes is removed again, also when
 a test fails or is interrupted (finally blocks plus an atexit hook). Traffic only
@@ -55,13 +58,14 @@ def run(cmd, check=True, timeout=60, **kw):
 
 
 def _stop_process(proc, sig=signal.SIGTERM, timeout=5.0):
-    """Stops one process this module started (and its process group, which it leads)."""
+    """Stops one process this module started (and its process group, which it
+    leads); returns its exit code, None when it had to be killed with SIGKILL."""
     if proc.poll() is not None:
-        return
+        return proc.returncode
     try:
         os.killpg(proc.pid, sig)
     except ProcessLookupError:
-        return
+        return proc.poll()
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -70,6 +74,37 @@ def _stop_process(proc, sig=signal.SIGTERM, timeout=5.0):
         except ProcessLookupError:
             pass
         proc.wait(timeout=5)
+        return None
+    return proc.returncode
+
+
+def ns_run(ns, cmd, check=True, timeout=60, **kw):
+    """run() inside network namespace `ns`; ns None: in this process's own."""
+    return run((["ip", "netns", "exec", ns] if ns else []) + list(cmd), check=check, timeout=timeout, **kw)
+
+
+def mirror_link(from_ns, dev, near_if, cap_ns, cap_if, queues=1):
+    """A veth pair near_if (in from_ns) -- cap_if (in cap_ns; None: this
+    process's namespace), and tc filters on both hooks of `dev` (in from_ns)
+    that clone every packet into near_if, so cap_if sees a copy of all `dev`
+    carries while the original traffic is untouched. Neither end has IPv6:
+    the pair carries only the clones. Undo with unmirror() (or by deleting
+    the namespaces)."""
+    run(["ip", "link", "add", near_if, "netns", from_ns, "numtxqueues", str(queues), "numrxqueues", str(queues),
+         "type", "veth", "peer", "name", cap_if] + (["netns", cap_ns] if cap_ns else []) +
+        ["numtxqueues", str(queues), "numrxqueues", str(queues)])
+    for ns, ifname in ((from_ns, near_if), (cap_ns, cap_if)):
+        ns_run(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.%s.disable_ipv6=1" % ifname])
+        ns_run(ns, ["ip", "link", "set", ifname, "up"])
+    ns_run(from_ns, ["tc", "qdisc", "add", "dev", dev, "clsact"])
+    for hook in ("ingress", "egress"):
+        ns_run(from_ns, ["tc", "filter", "add", "dev", dev, hook, "protocol", "all", "u32", "match", "u32", "0", "0",
+                         "action", "mirred", "egress", "mirror", "dev", near_if])
+
+
+def unmirror(from_ns, dev):
+    """Removes mirror_link()'s filters from `dev` (with the clsact qdisc holding them)."""
+    ns_run(from_ns, ["tc", "qdisc", "del", "dev", dev, "clsact"], check=False)
 
 
 class Capture:
@@ -112,7 +147,76 @@ class Capture:
         return text
 
 
-class Testbed:
+class Namespaces:
+    """Network namespaces and the processes started in them, a scratch
+    directory; close() removes them all, at the latest at exit or on SIGTERM
+    or SIGHUP. Testbed, and the topologies of the Kubernetes tests, build on it."""
+
+    def __init__(self, workdir_prefix):
+        self.workdir = tempfile.mkdtemp(prefix=workdir_prefix)
+        self._procs = []
+        self._made_ns = []
+        _live_testbeds.append(self)
+
+    def add_ns(self, ns):
+        """A new namespace with lo up, quiet on IPv6 (see below); deleted by close()."""
+        run(["ip", "netns", "add", ns])
+        self._made_ns.append(ns)
+        # No DAD, router solicitations or autoconfiguration: the links carry
+        # only the traffic a test makes, and IPv6 addresses work at once.
+        for key, val in (("net.ipv6.conf.default.accept_dad", "0"),
+                         ("net.ipv6.conf.all.accept_dad", "0"),
+                         ("net.ipv6.conf.default.router_solicitations", "0"),
+                         ("net.ipv6.conf.default.accept_ra", "0"),
+                         ("net.ipv6.conf.default.addr_gen_mode", "1")):
+            self.ns_run(ns, ["sysctl", "-q", "-w", "%s=%s" % (key, val)])
+        self.ns_run(ns, ["ip", "link", "set", "lo", "up"])
+
+    # -- running things ----------------------------------------------------
+
+    def ns_run(self, ns, cmd, check=True, timeout=60, **kw):
+        return ns_run(ns, cmd, check=check, timeout=timeout, **kw)
+
+    def popen(self, ns, cmd, **kw):
+        """Starts a long-running process in a namespace; stopped by close() at the latest."""
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        proc = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, start_new_session=True, **kw)
+        self._procs.append(proc)
+        return proc
+
+    def stop(self, proc, sig=signal.SIGTERM):
+        return _stop_process(proc, sig)
+
+    def wait_tcp(self, ns, host, port, timeout=10.0):
+        """Waits until something accepts TCP connections on host:port inside ns."""
+        self.ns_run(ns, [PYTHON, THIS_FILE, "wait-tcp", host, str(port), str(timeout)], timeout=timeout + 10)
+
+    def close(self):
+        for proc in reversed(self._procs):
+            try:
+                _stop_process(proc)
+            except Exception as exc:  # keep cleaning up the rest
+                log("cleanup: could not stop pid %d: %s" % (proc.pid, exc))
+        self._procs = []
+        for ns in reversed(self._made_ns):
+            # Deleting a namespace also deletes the interfaces inside it, their
+            # qdiscs and filters, and the veth ends paired with them.
+            run(["ip", "netns", "del", ns], check=False)
+        self._made_ns = []
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self in _live_testbeds:
+            _live_testbeds.remove(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class Testbed(Namespaces):
     """Client and server namespaces joined by a veth pair, with static neighbours."""
 
     def __init__(self, tag="t", mtu=1500, queues=1):
@@ -123,10 +227,7 @@ class Testbed:
         # Interface names are limited to 15 characters.
         self.client_if = ("tc" + suffix)[:15]
         self.server_if = ("ts" + suffix)[:15]
-        self.workdir = tempfile.mkdtemp(prefix="tapflow-tb-")
-        self._procs = []
-        self._made_ns = []
-        _live_testbeds.append(self)
+        super().__init__("tapflow-tb-")
         try:
             self._setup(mtu, queues)
         except BaseException:
@@ -135,17 +236,7 @@ class Testbed:
 
     def _setup(self, mtu, queues):
         for ns in (self.client_ns, self.server_ns):
-            run(["ip", "netns", "add", ns])
-            self._made_ns.append(ns)
-            # No DAD, router solicitations or autoconfiguration: the link carries
-            # only the traffic a test makes, and IPv6 addresses work at once.
-            for key, val in (("net.ipv6.conf.default.accept_dad", "0"),
-                             ("net.ipv6.conf.all.accept_dad", "0"),
-                             ("net.ipv6.conf.default.router_solicitations", "0"),
-                             ("net.ipv6.conf.default.accept_ra", "0"),
-                             ("net.ipv6.conf.default.addr_gen_mode", "1")):
-                self.ns_run(ns, ["sysctl", "-q", "-w", "%s=%s" % (key, val)])
-            self.ns_run(ns, ["ip", "link", "set", "lo", "up"])
+            self.add_ns(ns)
         run(["ip", "link", "add", self.client_if, "address", CLIENT_MAC, "netns", self.client_ns,
              "numtxqueues", str(queues), "numrxqueues", str(queues), "type", "veth",
              "peer", "name", self.server_if, "address", SERVER_MAC, "netns", self.server_ns,
@@ -165,54 +256,12 @@ class Testbed:
             self.ns_run(ns, ["ip", "-6", "neigh", "replace", peer_v6, "lladdr", peer_mac, "dev", ifname,
                              "nud", "permanent"])
 
-    # -- running things ----------------------------------------------------
-
-    def ns_run(self, ns, cmd, check=True, timeout=60, **kw):
-        return run(["ip", "netns", "exec", ns] + cmd, check=check, timeout=timeout, **kw)
-
-    def popen(self, ns, cmd, **kw):
-        """Starts a long-running process in a namespace; stopped by close() at the latest."""
-        kw.setdefault("stdout", subprocess.DEVNULL)
-        kw.setdefault("stderr", subprocess.DEVNULL)
-        proc = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, start_new_session=True, **kw)
-        self._procs.append(proc)
-        return proc
-
-    def stop(self, proc, sig=signal.SIGTERM):
-        _stop_process(proc, sig)
-
-    def wait_tcp(self, ns, host, port, timeout=10.0):
-        """Waits until something accepts TCP connections on host:port inside ns."""
-        self.ns_run(ns, [PYTHON, THIS_FILE, "wait-tcp", host, str(port), str(timeout)], timeout=timeout + 10)
-
     def capture(self, path, ns=None, iface=None, bpf_filter=None):
         """Starts tcpdump on the server's veth end (sees both directions)."""
         if bpf_filter is None:
             # Belt and braces with the sysctls: no link-local or multicast chatter.
             bpf_filter = "not arp and not (ip6 and (ip6 multicast or src net fe80::/10))"
         return Capture(self, ns or self.server_ns, iface or self.server_if, path, bpf_filter)
-
-    def close(self):
-        for proc in reversed(self._procs):
-            try:
-                _stop_process(proc)
-            except Exception as exc:  # keep cleaning up the rest
-                log("cleanup: could not stop pid %d: %s" % (proc.pid, exc))
-        self._procs = []
-        for ns in reversed(self._made_ns):
-            # Deleting a namespace also deletes the veth end inside it.
-            run(["ip", "netns", "del", ns], check=False)
-        self._made_ns = []
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        if self in _live_testbeds:
-            _live_testbeds.remove(self)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 def _cleanup_all():
