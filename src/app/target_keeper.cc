@@ -109,8 +109,7 @@ void TargetKeeper::apply() {
   const CaptureFilterConfig filter = targets_.empty() ? base_filter_ : targetFilter(pods, base_filter_);
   if (updates_.value() > 0 && sameFilter(filter, applied_)) return;
   try {
-    updateAfXdpTargets(sources_, filter);
-    updateMirrorXdpTargets(sources_, filter);  // mirror mode: AF_XDP behind the mirror's sources
+    updateAfXdpTargets(sources_, filter);  // mirror mode too: its veth is captured with AF_XDP
   } catch (const std::exception& e) {
     logError(std::string("targets: cannot update the XDP target set: ") + e.what());
     return;

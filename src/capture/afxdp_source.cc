@@ -504,9 +504,9 @@ size_t updateAfXdpTargets(const std::vector<std::unique_ptr<PacketSource>>& sour
   parseXdpTargets(filter);  // refuse a bad entry before any program changes
   std::set<XdpProgram*> done;
   for (const auto& source : sources) {
-    auto* afxdp = dynamic_cast<AfXdpSource*>(source.get());
-    if (afxdp == nullptr || !done.insert(&afxdp->program()).second) continue;
-    afxdp->program().updateTargets(filter);
+    XdpProgram* program = source->xdpProgram();
+    if (program == nullptr || !done.insert(program).second) continue;
+    program->updateTargets(filter);
   }
   return done.size();
 }

@@ -54,7 +54,8 @@ struct XskKernelStats {
 std::vector<std::unique_ptr<PacketSource>> makeAfXdpSources(const CaptureConfig& config);
 
 // Rewrites the target sets of the XDP programs behind `sources` (each program
-// once) without reattaching. Sources that are not AF_XDP are skipped; returns
+// once) without reattaching: AF_XDP sources, also those capturing mirror
+// mode's veth. Sources without an XDP program are skipped; returns
 // how many programs were updated. Throws std::invalid_argument for a bad entry.
 size_t updateAfXdpTargets(const std::vector<std::unique_ptr<PacketSource>>& sources,
                           const CaptureFilterConfig& filter);
@@ -93,6 +94,7 @@ class AfXdpSource : public PacketSource {
   // Why zero-copy was not used ("" when it is, or when it was not asked for).
   const std::string& copyModeReason() const { return copy_mode_reason_; }
   XdpProgram& program() const { return *program_; }
+  XdpProgram* xdpProgram() const override { return program_.get(); }
   const AfXdpStats& afXdpStats() const { return af_stats_; }
   // Read from the socket now; false when the kernel refused.
   bool kernelStats(XskKernelStats& out) const;

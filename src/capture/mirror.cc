@@ -108,10 +108,7 @@ void disableIpv6(const std::string& interface) {
 class MirrorCaptureSource : public PacketSource {
  public:
   MirrorCaptureSource(std::shared_ptr<Mirror> mirror, std::unique_ptr<PacketSource> inner, bool report_mirror)
-      : mirror_(std::move(mirror)), report_mirror_(report_mirror) {
-    inner_ = inner.get();
-    inner_list_.push_back(std::move(inner));
-  }
+      : mirror_(std::move(mirror)), inner_(std::move(inner)), report_mirror_(report_mirror) {}
 
   const std::string& name() const override { return inner_->name(); }
   bool isOffline() const override { return false; }
@@ -123,14 +120,12 @@ class MirrorCaptureSource : public PacketSource {
     inner_->collectMetrics(metrics, labels);
     if (report_mirror_) mirror_->collectMetrics(metrics, {});
   }
+  XdpProgram* xdpProgram() const override { return inner_->xdpProgram(); }
   Mirror& mirror() const { return *mirror_; }
-  // The wrapped source, as the list updateAfXdpTargets takes.
-  const std::vector<std::unique_ptr<PacketSource>>& innerList() const { return inner_list_; }
 
  private:
   std::shared_ptr<Mirror> mirror_;  // declared first: outlives the capture on its veth
-  std::vector<std::unique_ptr<PacketSource>> inner_list_;  // the one source capturing the veth's far end
-  PacketSource* inner_ = nullptr;
+  std::unique_ptr<PacketSource> inner_;  // the source capturing the veth's far end
   bool report_mirror_;
 };
 
@@ -863,17 +858,6 @@ std::vector<std::unique_ptr<PacketSource>> makeMirrorSources(const CaptureConfig
     sources.push_back(std::make_unique<MirrorCaptureSource>(mirror, std::move(inner[i]), i == 0));
   }
   return sources;
-}
-
-size_t updateMirrorXdpTargets(const std::vector<std::unique_ptr<PacketSource>>& sources,
-                              const CaptureFilterConfig& filter) {
-  size_t updated = 0;
-  for (const auto& source : sources) {
-    if (auto* mirrored = dynamic_cast<MirrorCaptureSource*>(source.get())) {
-      updated += updateAfXdpTargets(mirrored->innerList(), filter);
-    }
-  }
-  return updated;
 }
 
 size_t updateMirrorTargets(const std::vector<std::unique_ptr<PacketSource>>& sources, const MirrorTargets& targets) {

@@ -159,13 +159,6 @@ class Mirror {
 // config.mirror.interfaces is empty): see Mirror's constructor.
 std::vector<std::unique_ptr<PacketSource>> makeMirrorSources(const CaptureConfig& config, bool follow_targets = false);
 
-// Rewrites the XDP target sets of the AF_XDP sources that capture the
-// mirror's veth (capture.mirror.capture afxdp): updateAfXdpTargets does not
-// see them behind the mirror's own sources. Returns how many programs were
-// updated; throws std::invalid_argument for a bad entry, as it does.
-size_t updateMirrorXdpTargets(const std::vector<std::unique_ptr<PacketSource>>& sources,
-                              const CaptureFilterConfig& filter);
-
 // Passes `targets` to the mirror behind `sources` (built by
 // makeMirrorSources); returns how many mirrors got them (0: not mirror mode).
 size_t updateMirrorTargets(const std::vector<std::unique_ptr<PacketSource>>& sources, const MirrorTargets& targets);

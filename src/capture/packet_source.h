@@ -15,6 +15,8 @@
 
 namespace tapflow {
 
+class XdpProgram;
+
 // A source could not be set up (missing capability, kernel feature, device,
 // memlock limit...). what() names the missing thing; tapflow exits 2.
 class CaptureSetupError : public std::runtime_error {
@@ -45,6 +47,10 @@ class PacketSource {
   // Source-specific metrics (kernel ring statistics and the like), labelled
   // with `labels`. Called from the metrics thread.
   virtual void collectMetrics(MetricsWriter& /*metrics*/, const MetricLabels& /*labels*/) const {}
+
+  // The XDP program that chooses what this source receives (AF_XDP, also
+  // behind mirror mode's wrapper); nullptr for sources without one.
+  virtual XdpProgram* xdpProgram() const { return nullptr; }
 };
 
 }  // namespace tapflow
