@@ -326,8 +326,10 @@ def _start_nginx(tb):
     return proc
 
 
-def _curl(tb, urls, expect_codes):
-    args = []
+def _curl(tb, urls, expect_codes, limit_rate=None):
+    """limit_rate (curl's --limit-rate, e.g. "8M"): paces a download so that a
+    capture path under test is not overrun by one burst on a small machine."""
+    args = ["--limit-rate", limit_rate] if limit_rate else []
     for url in urls:
         args += ["-o", "/dev/null", url]
     out = tb.ns_run(tb.client_ns, ["curl", "-sS", "--max-time", "20", "-w", "%{http_code}\\n"]
