@@ -14,8 +14,10 @@ build_packages=(
 test_packages=(
   tshark tcpdump iproute2 python3-scapy nginx-light curl dnsmasq dnsutils
   sip-tester libndpi-bin heaptrack python3-jsonschema openssl
-  # test_deploy: the manifests and the chart (YAML), the binary's NEEDED (objdump).
-  python3-yaml binutils
+  # test_deploy: the manifests and the chart (YAML), the Kubernetes API's models
+  # (the official client, generated from the API's OpenAPI spec), the binary's
+  # NEEDED (objdump).
+  python3-yaml python3-kubernetes binutils
   # Kafka and HEP peers: kcat and confluent-kafka read back what tapflow
   # produced to librdkafka's mock cluster; sngrep receives HEP.
   kcat python3-confluent-kafka sngrep

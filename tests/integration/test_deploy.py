@@ -4,7 +4,9 @@
 - The kustomize base (rendered by `kubectl kustomize` when kubectl is on PATH,
   else the files its kustomization.yaml lists) against hand-written JSON
   schemas of each kind (deploy/schemas/, closed where a typo would silently
-  weaken the pod: securityContext, capabilities, probes, and most objects).
+  weaken the pod: securityContext, capabilities, probes, and most objects),
+  and against the Kubernetes API's models (python3-kubernetes, generated from
+  the API's OpenAPI spec): field names, types, required fields.
 - The security posture: not privileged, exactly the expected capabilities,
   read-only root, seccomp RuntimeDefault, host network, NODE_NAME from the
   downward API, probes on /healthz and /readyz, RBAC exactly get/list/watch
@@ -18,7 +20,9 @@
   the built binary needs (ldd), and what they pull in covers every library.
 
   /usr/bin/python3 tests/integration/test_deploy.py build/tapflow
-Needs python3-yaml and python3-jsonschema.
+Needs python3-yaml, python3-jsonschema and python3-kubernetes (the API's
+models, generated from its OpenAPI spec: every field and type is checked
+against them too).
 """
 import copy
 import json
@@ -30,6 +34,7 @@ import sys
 import tempfile
 
 import jsonschema
+import kubernetes.client
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -220,6 +225,73 @@ def render_chart(overrides=None, values_file=None):
     return objs, values
 
 
+# ---------------------------------------------------------------- the Kubernetes API's own models
+
+def api_model_errors(obj):
+    """Checks `obj` against the official Kubernetes API models (the Python
+    client's classes, generated from the API's OpenAPI spec): every field known
+    by its JSON name at its place, every value of its type, and the fields the
+    API requires present. Returns the errors as "path: why" lines."""
+    errors = []
+    model = MODELS.get((obj.get("apiVersion"), obj.get("kind")))
+    if model is None:
+        return [f"no API model for {obj.get('apiVersion')} {obj.get('kind')}"]
+
+    def walk(value, type_name, path):
+        if type_name == "object":  # IntOrString, RawExtension, ...
+            return
+        if type_name.startswith("list["):
+            if not isinstance(value, list):
+                errors.append(f"{path}: a list expected, got {value!r}")
+                return
+            for i, item in enumerate(value):
+                walk(item, type_name[5:-1], f"{path}[{i}]")
+            return
+        if type_name.startswith("dict("):
+            if not isinstance(value, dict):
+                errors.append(f"{path}: a map expected, got {value!r}")
+                return
+            inner = type_name[5:-1].split(",", 1)[1].strip()
+            for k, v in value.items():
+                walk(v, inner, f"{path}.{k}")
+            return
+        scalars = {"str": str, "datetime": str, "bool": bool, "int": int, "float": (int, float)}
+        if type_name in scalars:
+            ok = isinstance(value, scalars[type_name]) and not (type_name == "int" and isinstance(value, bool))
+            if not ok:
+                errors.append(f"{path}: {type_name} expected, got {value!r}")
+            return
+        cls = getattr(kubernetes.client, type_name)
+        if not isinstance(value, dict):
+            errors.append(f"{path}: an object ({type_name}) expected, got {value!r}")
+            return
+        by_json = {json_name: attr for attr, json_name in cls.attribute_map.items()}
+        for k, v in value.items():
+            if k not in by_json:
+                errors.append(f"{path}.{k}: no such field in {type_name}")
+            else:
+                walk(v, cls.openapi_types[by_json[k]], f"{path}.{k}")
+
+    walk(obj, model, obj["kind"])
+    if not errors:
+        # The models' constructors refuse a missing required field.
+        try:
+            kubernetes.client.ApiClient()._ApiClient__deserialize(obj, model)
+        except (ValueError, TypeError) as e:
+            errors.append(f"{obj['kind']}: {e}")
+    return errors
+
+
+MODELS = {
+    ("v1", "Namespace"): "V1Namespace",
+    ("v1", "ServiceAccount"): "V1ServiceAccount",
+    ("v1", "ConfigMap"): "V1ConfigMap",
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "V1ClusterRole",
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "V1ClusterRoleBinding",
+    ("apps/v1", "DaemonSet"): "V1DaemonSet",
+}
+
+
 def keyed(objs):
     return {(o["kind"], o["metadata"]["name"]): o for o in objs}
 
@@ -368,6 +440,9 @@ def check_rendering(objs, label, tapflow, schemas):
         errs = sorted(jsonschema.Draft7Validator(schemas[o["kind"]]).iter_errors(o), key=str)
         check(not errs, f"{label}: {o['kind']}/{o['metadata']['name']} matches deploy/schemas/{o['kind']}.json"
               + "".join(f"\n    {list(e.absolute_path)}: {e.message}" for e in errs[:5]))
+        errs = api_model_errors(o)
+        check(not errs, f"{label}: {o['kind']}/{o['metadata']['name']} matches the Kubernetes API's model"
+              + "".join(f"\n    {e}" for e in errs[:5]))
     kinds = by_kind(objs)
     ds = kinds["DaemonSet"][0]
     pod = ds["spec"]["template"]["spec"]
@@ -444,6 +519,16 @@ def main():
         bad = copy.deepcopy(ds)
         mutate(bad["spec"]["template"]["spec"]["containers"][0])
         check(not jsonschema.Draft7Validator(schemas["DaemonSet"]).is_valid(bad), f"the schema refuses {where}")
+        if where != "seccompProfile.type Default":  # an enum the client's models do not check
+            check(api_model_errors(bad), f"the API model check refuses {where}")
+    for where, mutate in [
+        ("a container without a name", lambda p: p["containers"][0].pop("name")),
+        ("hostNetwork as a string", lambda p: p.update(hostNetwork="true")),
+        ("a volume's hostPath.paht", lambda p: p["volumes"][1]["hostPath"].update(paht="/sys")),
+    ]:
+        bad = copy.deepcopy(ds)
+        mutate(bad["spec"]["template"]["spec"])
+        check(api_model_errors(bad), f"the API model check refuses {where}")
 
     # Security posture.
     pod = ds["spec"]["template"]["spec"]
