@@ -146,7 +146,10 @@ class Lexer {
 
 std::string describe(Token t, std::string_view word) {
   if (t == Token::kEnd) return "end of selector";
-  return "'" + std::string(word) + "'";
+  // Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "'" + std::string.
+  std::string quoted = "'";
+  quoted.append(word).push_back('\'');
+  return quoted;
 }
 
 std::string at(size_t offset, const std::string& message) {
