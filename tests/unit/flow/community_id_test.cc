@@ -35,22 +35,63 @@ std::string communityIdOf(uint8_t proto, const char* src, const char* dst, int s
   return out;
 }
 
+using Sha1Fn = void (*)(const uint8_t*, size_t, uint8_t*);
+
+std::string sha1Hex(Sha1Fn hash, const std::string& message) {
+  uint8_t digest[20];
+  hash(reinterpret_cast<const uint8_t*>(message.data()), message.size(), digest);
+  char out[41];
+  for (int i = 0; i < 20; ++i) snprintf(out + 2 * i, 3, "%02x", digest[i]);
+  return std::string(out, 40);
+}
+
+// Bytes (i * 31 + 7) mod 256: not a repeated letter, so a byte-order slip shows.
+std::string patternOfLength(size_t len) {
+  std::string s(len, '\0');
+  for (size_t i = 0; i < len; ++i) s[i] = char((i * 31 + 7) & 255);
+  return s;
+}
+
 }  // namespace
 
-TEST_CASE("sha1 matches the FIPS 180 test vectors") {
-  auto hex = [](const std::string& s) {
-    uint8_t d[20];
-    sha1(reinterpret_cast<const uint8_t*>(s.data()), s.size(), d);
-    char out[41];
-    for (int i = 0; i < 20; ++i) snprintf(out + 2 * i, 3, "%02x", d[i]);
-    return std::string(out);
+TEST_CASE("sha1 portable and accelerated both match the FIPS 180 test vectors") {
+  const Sha1Fn implementations[] = {sha1, sha1Portable, sha1Accelerated};
+  const std::string million_a(1000000, 'a');
+  for (Sha1Fn hash : implementations) {
+    CHECK(sha1Hex(hash, "abc") == "a9993e364706816aba3e25717850c26c9cd0d89d");
+    CHECK(sha1Hex(hash, "") == "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    CHECK(sha1Hex(hash, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+          "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+    CHECK(sha1Hex(hash, million_a) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+  }
+}
+
+// 55 and 56 bytes straddle the one-or-two padding blocks; 64 and 128 are whole blocks.
+TEST_CASE("sha1 is exact on both sides of each padding and block boundary") {
+  const struct {
+    size_t len;
+    const char* hex;
+  } vectors[] = {
+      {55, "749bbefb28edc4638b28b2b9a9e03ab9a4032b90"},  {56, "a5b6e9c29d201c774753ff8e7fb64931656f5e63"},
+      {63, "d1a454409359fc372b4d22b3cea6488d6ba1be00"},  {64, "39a0d8b645ad85f1f976731ed112ac9455e28b78"},
+      {65, "d0c96e18890114a14716e9686528d2e3fdba8d9e"},  {119, "562ecf8a430f8e1056e3619bae33628e9a1d0a4e"},
+      {120, "353f6d2bf0e91aa91b74a2e0b3f297510f7d825f"}, {128, "0060f2a7e34b6e4d459f560197ef93243732a400"},
   };
-  CHECK(hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d");
-  CHECK(hex("") == "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-  CHECK(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
-        "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
-  CHECK(hex(std::string(1000, 'a')).size() == 40);
-  CHECK(hex(std::string(55, 'x')) != hex(std::string(56, 'x')));  // both padding branches
+  for (const auto& v : vectors) {
+    CAPTURE(v.len);
+    CHECK(sha1Hex(sha1Portable, patternOfLength(v.len)) == v.hex);
+    CHECK(sha1Hex(sha1Accelerated, patternOfLength(v.len)) == v.hex);
+  }
+}
+
+TEST_CASE("sha1 accelerated and portable agree on every length from 0 to 200") {
+  if (!sha1AcceleratedAvailable()) MESSAGE("no SHA extensions on this CPU: both are the portable code");
+  const std::string message = patternOfLength(200);
+  for (size_t len = 0; len <= 200; ++len) {
+    CAPTURE(len);
+    const std::string prefix = message.substr(0, len);
+    CHECK(sha1Hex(sha1Accelerated, prefix) == sha1Hex(sha1Portable, prefix));
+  }
 }
 
 // The baseline of the Community ID spec (corelight/community-id-spec, baseline_deflt.json).
