@@ -29,6 +29,9 @@ struct EngineStats {
 class FlowEngine : private FlowRecordSink {
  public:
   static constexpr size_t kMaxBurst = 256;
+  // How often, in packet time, process() runs the timeouts: records come at
+  // most this much (packet time) after their timeout.
+  static constexpr Duration kExpiryTick = kNanosPerSecond / 1000;
 
   // `app` (may be null: flows only) sees every packet after its flow is
   // accounted, and every flow's end before `sink` gets its final record.
@@ -38,7 +41,8 @@ class FlowEngine : private FlowRecordSink {
   // Processes a burst of decoded packets (at most kMaxBurst) in arrival order.
   void process(const DecodedPacket* packets, size_t count);
 
-  // Runs timeouts at `now` (packet time); cheap when nothing is due.
+  // Runs timeouts at `now` (packet time); cheap when nothing is due. process()
+  // calls it every kExpiryTick; idle live workers call it on the wall clock.
   void advanceTime(Timestamp now);
 
   // End of input: expire what was due by `final_time`, then end every open
@@ -63,6 +67,7 @@ class FlowEngine : private FlowRecordSink {
   DecodeStats reassembled_decode_stats_;
   EngineStats stats_;
   Timestamp now_ = 0;
+  Timestamp next_expiry_ = 0;  // packet time at which process() runs the timeouts next
   FlowKey keys_[kMaxBurst];
   uint64_t hashes_[kMaxBurst];
   bool forward_[kMaxBurst];

@@ -192,6 +192,47 @@ TEST_CASE("with every session taken, a new flow is not analyzed and the miss is 
   CHECK(stats.sessions_dropped_full.value() == 1);
 }
 
+TEST_CASE("where bursts end changes no event, even when sessions run out") {
+  // Ten exchanges 10 ms apart, each closed 4 ms after its start, with two
+  // sessions and a 3 ms closed timeout: whether an exchange finds a session
+  // depends on when the earlier flows were expired. How the capture thread
+  // cut its batches (timing) must not decide it: timeouts run on packet time.
+  AppLayerConfig config;
+  config.max_sessions = 2;
+  FlowTableConfig flows;
+  flows.closed_timeout = 3 * kMs;
+  std::vector<DecodedPacket> packets;
+  std::vector<Conversation> exchanges;
+  exchanges.reserve(10);  // packets point into their conversation's payloads: no reallocation
+  for (uint16_t i = 0; i < 10; ++i) {
+    const Timestamp start = kT0 + i * 10 * kMs;
+    Conversation& c = exchanges.emplace_back(uint16_t(41000 + i), 80);
+    c.handshake(start);
+    c.send(true, kRequest, 1500, start + 1 * kMs);
+    c.send(false, kResponse, 1500, start + 3 * kMs);
+    c.close(start + 4 * kMs);
+  }
+  for (const Conversation& c : exchanges) packets.insert(packets.end(), c.packets().begin(), c.packets().end());
+
+  auto eventsWithBursts = [&](size_t burst) {
+    Events events;
+    NoRecords records;
+    AppLayer app(config, events);
+    FlowEngine engine(flows, DefragConfig{}, records, &app);
+    for (size_t off = 0; off < packets.size(); off += burst) {
+      engine.process(packets.data() + off, std::min(burst, packets.size() - off));
+    }
+    engine.finish(packets.back().ts, FlowEndReason::kEndOfInput);
+    return events.lines;
+  };
+  const std::vector<std::string> one_by_one = eventsWithBursts(1);
+  CHECK(one_by_one.size() == 10);  // each exchange's flow ended before the next began
+  for (size_t burst : {2, 7, 64, 256}) {
+    CAPTURE(burst);
+    CHECK(eventsWithBursts(burst) == one_by_one);
+  }
+}
+
 TEST_CASE("a request still unanswered when the input ends is reported without a response") {
   Conversation c(40000, 80);
   c.handshake(kT0);
