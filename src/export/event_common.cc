@@ -52,13 +52,16 @@ void writeEndpoints(JsonWriter& w, const Flow& flow, bool from_client, const Clu
   const uint8_t version = flow.key.ip_version;
   const IpAddress& src = from_client ? *ends.client_ip : *ends.server_ip;
   const IpAddress& dst = from_client ? *ends.server_ip : *ends.client_ip;
+  const IpIdentity src_id = lookupEnd(cluster, src, version);
+  const IpIdentity dst_id = lookupEnd(cluster, dst, version);
   w.beginObject("source").ipField("ip", src, version).field("port", unsigned(from_client ? ends.client_port : ends.server_port));
-  writeKubeEnd(w, lookupEnd(cluster, src, version));
+  writeKubeEnd(w, src_id);
   w.endObject();
   w.beginObject("destination").ipField("ip", dst, version).field("port", unsigned(from_client ? ends.server_port : ends.client_port));
-  writeKubeEnd(w, lookupEnd(cluster, dst, version));
+  writeKubeEnd(w, dst_id);
   w.endObject();
-  writeKubeDirection(w, cluster, flow);
+  // Direction is client to server, whichever end sent this message.
+  writeKubeDirection(w, from_client ? src_id : dst_id, from_client ? dst_id : src_id);
 }
 
 void writeVlans(JsonWriter& w, const Flow& flow) {

@@ -63,10 +63,11 @@ void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::st
   writeVlans(w, flow);
   w.endObject();
 
-  writeEndpoint(w, "source", *ends.client_ip, ends.client_port, flow, c, lookupEnd(cluster, *ends.client_ip, key.ip_version));
-  writeEndpoint(w, "destination", *ends.server_ip, ends.server_port, flow, s,
-                lookupEnd(cluster, *ends.server_ip, key.ip_version));
-  writeKubeDirection(w, cluster, flow);
+  const IpIdentity client = lookupEnd(cluster, *ends.client_ip, key.ip_version);
+  const IpIdentity server = lookupEnd(cluster, *ends.server_ip, key.ip_version);
+  writeEndpoint(w, "source", *ends.client_ip, ends.client_port, flow, c, client);
+  writeEndpoint(w, "destination", *ends.server_ip, ends.server_port, flow, s, server);
+  writeKubeDirection(w, client, server);
 
   if (key.proto == 1 || key.proto == 58) {
     w.beginObject("icmp").field("type", unsigned(flow.icmp_type)).field("code", unsigned(flow.icmp_code)).endObject();

@@ -61,13 +61,10 @@ const char* kubeDirection(const IpIdentity& client, const IpIdentity& server) {
   return nullptr;
 }
 
-void writeKubeDirection(JsonWriter& w, const ClusterSnapshot* cluster, const Flow& flow) {
-  if (!cluster) return;
-  const FlowEnds ends = flowEnds(flow);
-  const uint8_t version = flow.key.ip_version;
-  const char* direction =
-      kubeDirection(cluster->lookup(*ends.client_ip, version), cluster->lookup(*ends.server_ip, version));
-  if (direction) w.beginObject("kubernetes").field("direction", direction).endObject();
+void writeKubeDirection(JsonWriter& w, const IpIdentity& client, const IpIdentity& server) {
+  if (const char* direction = kubeDirection(client, server)) {
+    w.beginObject("kubernetes").field("direction", direction).endObject();
+  }
 }
 
 }  // namespace tapflow

@@ -30,7 +30,8 @@ std::string podReference(const IpIdentity& id);
 // "ingress" (neither to pod or service); nullptr otherwise.
 const char* kubeDirection(const IpIdentity& client, const IpIdentity& server);
 
-// The top-level "kubernetes": {"direction": ...} of the flow's event, when it has one.
-void writeKubeDirection(JsonWriter& w, const ClusterSnapshot* cluster, const Flow& flow);
+// The top-level "kubernetes": {"direction": ...} of an event, when its client
+// and server ends (as lookupEnd found them for the endpoints) give one.
+void writeKubeDirection(JsonWriter& w, const IpIdentity& client, const IpIdentity& server);
 
 }  // namespace tapflow
