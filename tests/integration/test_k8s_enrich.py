@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -387,15 +386,10 @@ class Daemon:
         raise TimeoutError("no log line matching %r; log:\n%s" % (pattern, "".join(self.lines[-20:])))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """SIGTERM; the exit code, None when it had to be killed."""
+        code = traffic._stop_process(self.proc, timeout=15)
         self.thread.join(timeout=5)
-        return self.proc.returncode
+        return code
 
 
 def metrics_sum(text, family, label_filter=""):

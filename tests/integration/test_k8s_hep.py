@@ -430,21 +430,13 @@ def main(argv):
     if len(argv) > 1 and argv[1] == "sip-options":
         tool_sip_options(argv[2], argv[3], argv[4], argv[5])
         return 0
-    args = argv[1:]
-    if not args or args[0].startswith("-"):
-        print(__doc__)
-        return 2
-    tapflow = os.path.abspath(args[0])
-    keep = args[args.index("--keep") + 1] if "--keep" in args else None
-    if os.geteuid() != 0:
-        sys.exit("needs root (network namespaces, tcpdump)")
+    (tapflow,), keep = harness.live_test_args(argv, 1, __doc__, "network namespaces, tcpdump")
     for tool in ("node", "sngrep", "sipp", "tcpdump", "tshark"):
         if shutil.which(tool) is None:
             sys.exit("test_k8s_hep.py needs %s on PATH" % tool)
     if not os.path.isdir(th.NODE_MODULES):
         sys.exit("hep-js is not installed: npm ci --prefix %s" % os.path.join(th.HERE, "hep"))
     work = keep or tempfile.mkdtemp(prefix="tapflow-k8s-hep-")
-    os.makedirs(work, exist_ok=True)
     chk = harness.Checker("k8s_hep")
     t0 = time.monotonic()
     try:
