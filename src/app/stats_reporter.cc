@@ -82,9 +82,9 @@ void StatsReporter::run() {
 void StatsReporter::publish(Target& target, Timestamp now) {
   MetricsWriter samples;
   registry_.collect(samples);
-  auto event = std::make_shared<Event>();
-  event->type = EventType::kStats;
-  event->json = encode(samples, target.last, now, node_name_, target.previous);
+  EventPtr event = EventPtr::make();
+  event.exclusive()->type = EventType::kStats;
+  event.exclusive()->json = encode(samples, target.last, now, node_name_, target.previous);
   target.last = now;
   target.output->publish(*target.producer, std::move(event));
 }

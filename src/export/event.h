@@ -1,12 +1,15 @@
 // One event on its way to the outputs: its JSON text, what routes it (type,
 // Kafka key), and for the messages HEP forwards, the raw message with its
-// addressing. Workers build it once and every output shares it.
+// addressing. Workers build it once and every output shares it; events are
+// recycled through their worker's pool.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "packet/decoded_packet.h"
 #include "packet/timestamp.h"
@@ -39,14 +42,87 @@ struct HepMessage {
   std::string payload;         // SIP: one whole message, start line to end of body
 };
 
+class EventShelf;
+
 struct Event {
   EventType type = EventType::kFlow;
   std::string json;          // one JSON object, no trailing newline
   std::string key;           // the flow's Community ID; "" for events without a flow
   std::unique_ptr<HepMessage> hep;  // set on the events HEP forwards (SIP messages)
+
+  Event() = default;
+  // Moves the contents only: the new event is unowned and belongs to no pool.
+  Event(Event&& other) noexcept
+      : type(other.type), json(std::move(other.json)), key(std::move(other.key)), hep(std::move(other.hep)) {}
+
+ private:
+  friend class EventPtr;
+  friend class EventPool;
+  friend class EventShelf;
+  std::atomic<uint32_t> refs_{0};
+  EventShelf* home_ = nullptr;  // the pool it returns to; null: deleted when released
 };
 
-// Outputs share one event; the last one to write it frees it.
-using EventPtr = std::shared_ptr<const Event>;
+// Shared ownership of an event, counted in the event itself: outputs share
+// one event, and the last one done with it gives it back to its pool (or
+// deletes it) without the allocation std::shared_ptr makes per event.
+class EventPtr {
+ public:
+  EventPtr() = default;
+  // A one-off event, deleted when released (stats reports, tests, benchmarks).
+  static EventPtr make();
+  EventPtr(const EventPtr& other) noexcept : event_(other.event_) {
+    if (event_) event_->refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  EventPtr(EventPtr&& other) noexcept : event_(std::exchange(other.event_, nullptr)) {}
+  EventPtr& operator=(EventPtr other) noexcept {
+    std::swap(event_, other.event_);
+    return *this;
+  }
+  ~EventPtr() { reset(); }
+
+  void reset() noexcept {
+    if (event_) release(std::exchange(event_, nullptr));
+  }
+  const Event& operator*() const { return *event_; }
+  const Event* operator->() const { return event_; }
+  explicit operator bool() const { return event_ != nullptr; }
+  // The event to fill in, while this is its only owner (before it is
+  // published); null once it is shared.
+  Event* exclusive() const {
+    return event_ && event_->refs_.load(std::memory_order_acquire) == 1 ? event_ : nullptr;
+  }
+
+ private:
+  friend class EventPool;
+  explicit EventPtr(Event* event) noexcept : event_(event) { event_->refs_.store(1, std::memory_order_relaxed); }
+  static void release(Event* event) noexcept;
+
+  Event* event_ = nullptr;
+};
+
+// Where one producer (a worker) takes its events from. An event goes back,
+// with its buffers' capacity, when the last output is done with it, so a
+// worker in its steady state publishes without allocating, and no memory
+// crosses from the outputs' threads to the worker's allocator.
+//
+// The free list outlives the pool object until every event lent out is
+// back: outputs may still hold events when their worker is destroyed.
+class EventPool {
+ public:
+  EventPool();
+  ~EventPool();
+  EventPool(const EventPool&) = delete;
+  EventPool& operator=(const EventPool&) = delete;
+
+  // A cleared event of `type` with a single owner (exclusive() gives it).
+  // The pool's thread only; allocates only when every event is in flight.
+  EventPtr take(EventType type);
+  // Events this pool has allocated: the most ever in flight at once.
+  size_t created() const;
+
+ private:
+  EventShelf* shelf_;
+};
 
 }  // namespace tapflow

@@ -73,9 +73,11 @@ struct AppStats {
 class EventPublisher {
  public:
   virtual ~EventPublisher() = default;
-  // `json` is copied; `key` is the flow's Community ID ("" for none); `hep`
-  // is the raw message for the outputs that forward it.
-  virtual void publish(EventType type, std::string_view key, const std::string& json,
+  // `json` is taken: swapped with an empty buffer of the same use, so the
+  // caller's encoding buffer keeps a capacity and nothing is copied. `key` is
+  // the flow's Community ID ("" for none); `hep` is the raw message for the
+  // outputs that forward it.
+  virtual void publish(EventType type, std::string_view key, std::string& json,
                        std::unique_ptr<HepMessage> hep = nullptr) = 0;
   // Whether any output forwards raw messages (HEP): if not, none are copied.
   virtual bool wantsHep() const = 0;

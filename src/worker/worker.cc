@@ -133,18 +133,16 @@ void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
   publish(EventType::kFlow, community_id, event_, nullptr);
 }
 
-// Encoded into a reused buffer, an event is copied once at its exact size and
-// shared by every output that takes it (a few allocations per event, none per
-// packet).
-void Worker::publish(EventType type, std::string_view key, const std::string& json,
-                     std::unique_ptr<HepMessage> hep) {
+// The encoded JSON moves into a recycled event by a buffer swap, and every
+// output that takes the event shares it: once the pool has as many events as
+// are ever in flight, publishing allocates nothing (HEP's raw message aside).
+void Worker::publish(EventType type, std::string_view key, std::string& json, std::unique_ptr<HepMessage> hep) {
   if (kube_complete_ && !kube_complete_->load(std::memory_order_relaxed)) kube_unenriched_.add();
-  auto event = std::make_shared<Event>();
-  event->type = type;
-  event->json = json;
-  event->key = key;
-  event->hep = std::move(hep);
-  const EventPtr shared = std::move(event);
+  const EventPtr shared = event_pool_.take(type);
+  Event& event = *shared.exclusive();
+  event.json.swap(json);
+  event.key = key;
+  event.hep = std::move(hep);
   for (size_t i = 0; i < outputs_.size(); ++i) {
     if (!outputs_[i]->accepts(*shared)) continue;
     if (outputs_[i]->publish(*output_tokens_[i], shared)) {

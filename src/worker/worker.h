@@ -75,7 +75,7 @@ class Worker : private FlowRecordSink, private EventPublisher {
   template <typename Fn>
   void withCluster(Fn&& fn);
   void onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) override;
-  void publish(EventType type, std::string_view key, const std::string& json,
+  void publish(EventType type, std::string_view key, std::string& json,
                std::unique_ptr<HepMessage> hep) override;
   bool wantsHep() const override { return wants_hep_; }
 
@@ -91,7 +91,8 @@ class Worker : private FlowRecordSink, private EventPublisher {
   bool live_clock_ = false;
   bool wants_hep_ = false;
   std::thread thread_;
-  std::string event_;  // reused encoding buffer
+  std::string event_;  // flow records' encoding buffer (swapped into the published event)
+  EventPool event_pool_;
   std::unique_ptr<ClusterState::Reader> kube_reader_;
   const std::atomic<bool>* kube_complete_ = nullptr;
   const ClusterSnapshot* cluster_ = nullptr;  // pinned while a batch is processed

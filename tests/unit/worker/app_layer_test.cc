@@ -23,7 +23,7 @@ struct Events : EventPublisher {
   std::vector<std::string> keys;
   std::vector<std::unique_ptr<HepMessage>> hep;  // one per event, null when none
   bool wants_hep = false;
-  void publish(EventType type, std::string_view key, const std::string& json,
+  void publish(EventType type, std::string_view key, std::string& json,
                std::unique_ptr<HepMessage> message) override {
     lines.push_back(json);
     types.push_back(type);
