@@ -99,6 +99,7 @@ AppLayer::AppLayer(const AppLayerConfig& config, EventPublisher& publisher)
     : config_(config),
       publisher_(publisher),
       tcp_(config.tcp),
+      dns_scratch_(config.dns),
       sip_(config.sip),
       http_(std::make_unique<Pool<HttpSession>>(config.max_sessions)),
       tls_(std::make_unique<Pool<TlsSession>>(config.max_sessions)),
@@ -170,7 +171,7 @@ bool AppLayer::choose(Session& s, Kind kind) {
   switch (kind) {
     case Kind::kHttp: index = http_->acquire(config_.http, http_stats_); break;
     case Kind::kTls: index = tls_->acquire(config_.tls, tls_stats_); break;
-    case Kind::kDns: index = dns_->acquire(config_.dns, dns_stats_); break;
+    case Kind::kDns: index = dns_->acquire(config_.dns, dns_stats_, dns_scratch_); break;
     case Kind::kSip:
       // SIP over UDP needs no per-flow object: the worker's SipAnalyzer parses
       // datagrams and keeps the calls.

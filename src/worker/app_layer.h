@@ -153,6 +153,7 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
   TcpReassembler tcp_;
   HttpStats http_stats_;
   DnsStats dns_stats_;
+  DnsScratch dns_scratch_;  // the DNS sessions parse one message at a time
   TlsStats tls_stats_;
   SipAnalyzer sip_;
   std::vector<Session> sessions_;  // reserved to max_sessions, constructed as needed

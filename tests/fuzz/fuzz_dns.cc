@@ -172,7 +172,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const DnsConfig config = fuzzConfig();
   DnsStats whole_stats, split_stats;
-  DnsSession whole(config, whole_stats), split(config, split_stats);
+  // One scratch for all sessions, as a worker has: it must not carry
+  // anything from one session's message to another's.
+  DnsScratch scratch(config);
+  DnsSession whole(config, whole_stats, scratch), split(config, split_stats, scratch);
   CheckingSink whole_sink(data, size, true), split_sink(data, size, true);
   deliverTcp(whole, dir, stream, len, gap_at, gap_len, nullptr, whole_sink);
   deliverTcp(split, dir, stream, len, gap_at, gap_len, &rng, split_sink);
@@ -185,7 +188,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (gap_len > 0) return 0;
   // The same messages as UDP datagrams.
   DnsStats udp_stats;
-  DnsSession udp(config, udp_stats);
+  DnsSession udp(config, udp_stats, scratch);
   CheckingSink udp_sink(data, size, false);
   bool comparable = true;
   size_t at = 0;
@@ -206,7 +209,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (comparable) {
     CheckingSink tcp_sink(data, size, false);
     DnsStats tcp_stats;
-    DnsSession tcp(config, tcp_stats);
+    DnsSession tcp(config, tcp_stats, scratch);
     deliverTcp(tcp, dir, stream, len, 0, 0, nullptr, tcp_sink);
     if (tcp_sink.log() != udp_sink.log()) __builtin_trap();
     if (tcp_stats.malformed_tcp_framing.value() != 0 || tcp_stats.tcp_messages_capped.value() != 0 ||

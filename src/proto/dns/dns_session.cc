@@ -87,19 +87,20 @@ const char* dnsRcodeName(uint8_t rcode) {
   }
 }
 
-DnsSession::DnsSession(const DnsConfig& config, DnsStats& stats)
+DnsScratch::DnsScratch(const DnsConfig& config)
+    : answers(config.max_answers), answer_text(std::max(config.max_answer_text, kMinAnswerText)) {}
+
+DnsSession::DnsSession(const DnsConfig& config, DnsStats& stats, DnsScratch& scratch)
     : config_(config),
       stats_(stats),
       max_pending_(std::max<uint32_t>(config.max_pending_queries, 1)),
-      max_tcp_message_(std::max(config.max_tcp_message, kMinTcpMessageCap)) {
-  pending_.reserve(max_pending_);
-  answers_.resize(config_.max_answers);
-  answer_text_.resize(std::max(config.max_answer_text, kMinAnswerText));
+      max_tcp_message_(std::max(config.max_tcp_message, kMinTcpMessageCap)),
+      scratch_(scratch) {
+  pending_.reserve(max_pending_);  // untouched until queries wait: pages are paid as used
 }
 
 void DnsSession::reset() {
   pending_.clear();
-  answers_reported_ = 0;
   for (TcpDirection& d : tcp_) {
     d.prefix_have = 0;
     d.message_len = d.message_have = 0;
@@ -137,7 +138,7 @@ void DnsSession::onMessage(const uint8_t* msg, size_t len, bool complete, bool o
   size_t qname_len = 0;
   uint16_t qtype = 0, qclass = 0;
   if (h.qdcount >= 1) {
-    const DnsNameError error = readDnsName(msg, len, pos, qname_, qname_len);
+    const DnsNameError error = readDnsName(msg, len, pos, scratch_.qname, qname_len);
     if (error != DnsNameError::kNone) {
       // The question fits in any capped message: a short one is malformed.
       countNameError(error, true);
@@ -177,7 +178,7 @@ void DnsSession::onQuery(const Header& h, size_t qname_len, uint16_t qtype, uint
                          Timestamp ts, DnsEventSink& sink) {
   stats_.queries.add();
   for (const PendingQuery& q : pending_) {
-    if (q.id == h.id && q.qtype == qtype && sameName(q.name, q.name_len, qname_, qname_len)) {
+    if (q.id == h.id && q.qtype == qtype && sameName(q.name, q.name_len, scratch_.qname, qname_len)) {
       stats_.queries_retransmitted.add();  // the first copy keeps its time
       return;
     }
@@ -196,7 +197,7 @@ void DnsSession::onQuery(const Header& h, size_t qname_len, uint16_t qtype, uint
   q.recursion_desired = h.flags & 0x0100;
   q.over_tcp = over_tcp;
   q.name_len = static_cast<uint16_t>(qname_len);
-  std::memcpy(q.name, qname_, qname_len);
+  std::memcpy(q.name, scratch_.qname, qname_len);
 }
 
 std::string_view DnsSession::formatData(const uint8_t* msg, size_t len, size_t pos, uint16_t rdlength,
@@ -279,7 +280,7 @@ std::string_view DnsSession::formatData(const uint8_t* msg, size_t len, size_t p
 // Copies up to max_answers answer records; false when the section stops on a
 // malformed record (counted). Records past the copied ones are not read.
 bool DnsSession::readAnswers(const Header& h, const uint8_t* msg, size_t len, size_t pos, bool complete) {
-  answers_reported_ = 0;
+  scratch_.answers_reported = 0;
   // The other questions sit between the first one and the answers.
   for (uint32_t i = 1; i < h.qdcount; ++i) {
     size_t name_len = 0;
@@ -294,12 +295,12 @@ bool DnsSession::readAnswers(const Header& h, const uint8_t* msg, size_t len, si
     }
     pos += 4;
   }
-  const size_t wanted = std::min<size_t>(h.ancount, answers_.size());
+  const size_t wanted = std::min<size_t>(h.ancount, scratch_.answers.size());
   if (h.ancount > wanted) stats_.answers_not_copied.add(h.ancount - wanted);
   size_t text_used = 0;
   for (size_t i = 0; i < wanted; ++i) {
     size_t name_len = 0;
-    const DnsNameError error = readDnsName(msg, len, pos, name_scratch_, name_len);
+    const DnsNameError error = readDnsName(msg, len, pos, scratch_.name, name_len);
     if (error != DnsNameError::kNone) {
       countNameError(error, complete);
       return error == DnsNameError::kTruncated && !complete;
@@ -313,27 +314,27 @@ bool DnsSession::readAnswers(const Header& h, const uint8_t* msg, size_t len, si
     const uint32_t ttl = be32(msg + pos + 4);
     const uint16_t rdlength = be16(msg + pos + 8);
     pos += 10;
-    const std::string_view data = formatData(msg, len, pos, rdlength, type, data_scratch_);
+    const std::string_view data = formatData(msg, len, pos, rdlength, type, scratch_.data);
     pos += rdlength;
     // Names rarely come near 253 bytes: the text is packed, and a response
     // whose answers would not fit stops copying them.
-    if (answer_text_.size() - text_used < name_len + data.size()) {
+    if (scratch_.answer_text.size() - text_used < name_len + data.size()) {
       stats_.answer_text_full.add();
       stats_.answers_not_copied.add(wanted - i);
       return true;
     }
-    char* text = answer_text_.data() + text_used;
-    std::memcpy(text, name_scratch_, name_len);
+    char* text = scratch_.answer_text.data() + text_used;
+    std::memcpy(text, scratch_.name, name_len);
     // An empty record data view may have no pointer: memcpy wants one even for 0 bytes.
     if (!data.empty()) std::memcpy(text + name_len, data.data(), data.size());
     text_used += name_len + data.size();
-    DnsAnswer& a = answers_[i];
+    DnsAnswer& a = scratch_.answers[i];
     a.name = std::string_view(text, name_len);
     a.type = type;
     a.dns_class = dns_class;
     a.ttl = ttl;
     a.data = std::string_view(text + name_len, data.size());
-    ++answers_reported_;
+    ++scratch_.answers_reported;
   }
   return true;
 }
@@ -355,14 +356,14 @@ void DnsSession::onResponse(const Header& h, const uint8_t* msg, size_t len, siz
   t.recursion_desired = h.flags & 0x0100;
   t.recursion_available = h.flags & 0x0080;
   t.malformed = !answers_ok;
-  t.answers = answers_reported_ > 0 ? answers_.data() : nullptr;
-  t.answers_reported = answers_reported_;
+  t.answers = scratch_.answers_reported > 0 ? scratch_.answers.data() : nullptr;
+  t.answers_reported = scratch_.answers_reported;
   t.answer_count = h.ancount;
   t.response_ts = ts;
 
   // A response without a question (FORMERR, NOTIMP...) can only pair by id.
   auto match = std::find_if(pending_.begin(), pending_.end(), [&](const PendingQuery& q) {
-    return q.id == h.id && (h.qdcount == 0 || (q.qtype == qtype && sameName(q.name, q.name_len, qname_, qname_len)));
+    return q.id == h.id && (h.qdcount == 0 || (q.qtype == qtype && sameName(q.name, q.name_len, scratch_.qname, qname_len)));
   });
   if (match != pending_.end()) {
     stats_.transactions.add();
@@ -377,7 +378,7 @@ void DnsSession::onResponse(const Header& h, const uint8_t* msg, size_t len, siz
     pending_.erase(match);
   } else {
     stats_.responses_without_query.add();
-    t.name = std::string_view(qname_, qname_len);
+    t.name = std::string_view(scratch_.qname, qname_len);
     t.qtype = qtype;
     t.qclass = qclass;
     sink.onDnsTransaction(t);

@@ -1,7 +1,8 @@
 // DNS analyzer: pairs queries with responses in one flow (a UDP 5-tuple or a
 // TCP connection) and reports each transaction, answered or not, to a sink.
-// Bounded per flow: pending queries, copied answers and TCP message buffers
-// are sized once from DnsConfig and reused when the session is reset().
+// Bounded per flow: pending queries and TCP message buffers are sized from
+// DnsConfig and reused when the session is reset(); what parsing one message
+// needs (the copied answers) is a DnsScratch that a worker's sessions share.
 #pragma once
 
 #include <cstddef>
@@ -69,9 +70,26 @@ class DnsEventSink {
   virtual void onDnsTransaction(const DnsTransaction& t) = 0;
 };
 
+// What parsing one message needs and no flow keeps: the question name, the
+// answers copied for its event and their text. Sessions parse one message at a
+// time and report it before they return, so one scratch serves every session
+// of a worker, and a session costs only what it keeps between messages.
+struct DnsScratch {
+  explicit DnsScratch(const DnsConfig& config);
+
+  std::vector<DnsAnswer> answers;  // max_answers entries
+  std::vector<char> answer_text;   // max_answer_text bytes: the answers' names and data, packed
+  size_t answers_reported = 0;
+  char qname[kDnsMaxNameText];     // question name of the message being parsed
+  char name[kDnsMaxNameText];      // one answer's name and data, before they are packed
+  char data[kDnsMaxDataText];
+};
+
 class DnsSession {
  public:
-  DnsSession(const DnsConfig& config, DnsStats& stats);
+  // `scratch` must outlive the session; sessions sharing it must not run
+  // concurrently (one worker's).
+  DnsSession(const DnsConfig& config, DnsStats& stats, DnsScratch& scratch);
   DnsSession(const DnsSession&) = delete;
   DnsSession& operator=(const DnsSession&) = delete;
   DnsSession(DnsSession&&) = default;
@@ -139,13 +157,8 @@ class DnsSession {
   DnsStats& stats_;
   uint32_t max_pending_;
   uint32_t max_tcp_message_;
+  DnsScratch& scratch_;
   std::vector<PendingQuery> pending_;  // oldest first; capacity max_pending_
-  std::vector<DnsAnswer> answers_;     // max_answers entries
-  std::vector<char> answer_text_;      // max_answer_text bytes: the answers' names and data, packed
-  size_t answers_reported_ = 0;
-  char qname_[kDnsMaxNameText];        // question name of the message being parsed
-  char name_scratch_[kDnsMaxNameText];  // one answer's name and data, before they are packed
-  char data_scratch_[kDnsMaxDataText];
   TcpDirection tcp_[2];
 };
 

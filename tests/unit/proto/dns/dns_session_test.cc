@@ -41,13 +41,14 @@ Bytes hex(std::string_view h) {
 }
 
 struct Fixture {
-  explicit Fixture(DnsConfig c = DnsConfig{}) : config(c), session(config, stats) {}
+  explicit Fixture(DnsConfig c = DnsConfig{}) : config(c), scratch(config), session(config, stats, scratch) {}
   void udp(const Bytes& m, Timestamp ts, StreamDir dir = StreamDir::kToServer) {
     session.onDatagram(dir, m.data(), m.size(), ts, sink);
   }
   void udp(const Msg& m, Timestamp ts, StreamDir dir = StreamDir::kToServer) { udp(m.b, ts, dir); }
   DnsConfig config;
   DnsStats stats;
+  DnsScratch scratch;
   DnsSession session;
   RecordingSink sink;
 };

@@ -50,10 +50,11 @@ Bytes concat(std::initializer_list<Bytes> parts) {
 }
 
 struct Fixture {
-  explicit Fixture(DnsConfig c = DnsConfig{}) : config(c), session(config, stats) {}
+  explicit Fixture(DnsConfig c = DnsConfig{}) : config(c), scratch(config), session(config, stats, scratch) {}
   void tcp(StreamDir dir, const Bytes& b, Timestamp ts) { session.onData(dir, b.data(), b.size(), ts, sink); }
   DnsConfig config;
   DnsStats stats;
+  DnsScratch scratch;
   DnsSession session;
   RecordingSink sink;
 };
@@ -104,7 +105,8 @@ Run deliver(const Bytes& up, const Bytes& down, NextSize next_size) {
   DnsConfig config;
   config.max_tcp_message = 512;  // the AXFR-like message below is capped
   DnsStats stats;
-  DnsSession session(config, stats);
+  DnsScratch scratch(config);
+  DnsSession session(config, stats, scratch);
   RecordingSink sink;
   // Queries first, so that each response finds its query pending.
   for (size_t at = 0; at < up.size();) {
