@@ -1,38 +1,31 @@
 #include "export/json_writer.h"
 
-#include <arpa/inet.h>
-
+#include <algorithm>
 #include <charconv>
 
 namespace tapflow {
 
-void JsonWriter::separator() {
-  if (!first_) out_.push_back(',');
-  first_ = false;
+JsonWriter::JsonWriter(std::string& out) : out_(out) {
+  pos_ = end_ = out_.data() + out_.size();  // the first write opens the buffer
 }
 
-void JsonWriter::string(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out_.push_back('"');
-  // Append runs of plain characters at once; only quotes, backslashes and
-  // control characters need escaping.
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20 && u != '"' && u != '\\') continue;
-    out_.append(s.data() + run, i - run);
-    run = i + 1;
-    if (u == '"' || u == '\\') {
-      out_.push_back('\\');
-      out_.push_back(char(u));
-    } else {
-      out_.append("\\u00");
-      out_.push_back(kHex[u >> 4]);
-      out_.push_back(kHex[u & 15]);
-    }
-  }
-  out_.append(s.data() + run, s.size() - run);
-  out_.push_back('"');
+void JsonWriter::grow(size_t n) {
+  const size_t used = size_t(pos_ - out_.data());
+  // Open the string to its whole capacity, or double it when that is short:
+  // resize() only writes the bytes past the text, once per opening.
+  size_t size = std::max<size_t>(out_.capacity(), 256);
+  if (size < used + n) size = std::max(2 * size, used + n);
+  out_.resize(size);
+  pos_ = out_.data() + used;
+  end_ = out_.data() + out_.size();
+  opened_ = true;
+}
+
+void JsonWriter::commit() {
+  if (!opened_) return;  // nothing written since the last commit: out_ may have moved on
+  opened_ = false;
+  out_.resize(size_t(pos_ - out_.data()));
+  pos_ = end_ = out_.data() + out_.size();
 }
 
 namespace {
@@ -61,139 +54,74 @@ size_t utf8SequenceLength(std::string_view s, size_t i) {
   return 0;
 }
 
-}  // namespace
-
-void JsonWriter::text(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
-  if (i == s.size()) {
-    string(s);  // the common case: plain ASCII
-    return;
-  }
-  // Rebuild with invalid bytes replaced, then escape as usual.
-  std::string clean(s.substr(0, i));
-  while (i < s.size()) {
+// Writes s as a JSON string body, escaping quotes, backslashes and control
+// characters; with `utf8`, bytes that are not valid UTF-8 become U+FFFD.
+// Each input byte takes at most 6 output bytes ("\u00XX", or U+FFFD's 3), so
+// a chunk of input is checked for room once.
+template <bool kUtf8>
+char* escape(std::string_view s, size_t& i, size_t chunk_end, char* p) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t run = i;
+  while (i < chunk_end) {
     const unsigned char u = static_cast<unsigned char>(s[i]);
-    if (u < 0x80) {
-      clean.push_back(char(u));
+    if (u >= 0x20 && u != '"' && u != '\\' && (!kUtf8 || u < 0x80)) {
       ++i;
-    } else if (size_t n = utf8SequenceLength(s, i)) {
-      clean.append(s.substr(i, n));
-      i += n;
+      continue;
+    }
+    std::memcpy(p, s.data() + run, i - run);
+    p += i - run;
+    if (u >= 0x80) {  // kUtf8 only
+      if (const size_t n = utf8SequenceLength(s, i)) {
+        std::memcpy(p, s.data() + i, n);  // may run past chunk_end by up to 3: room was asked per byte
+        p += n;
+        i += n;
+      } else {
+        std::memcpy(p, "\xEF\xBF\xBD", 3);
+        p += 3;
+        ++i;
+      }
+    } else if (u == '"' || u == '\\') {
+      *p++ = '\\';
+      *p++ = char(u);
+      ++i;
     } else {
-      clean.append("\xEF\xBF\xBD");  // U+FFFD
+      std::memcpy(p, "\\u00", 4);
+      p += 4;
+      *p++ = kHex[u >> 4];
+      *p++ = kHex[u & 15];
       ++i;
     }
+    run = i;
   }
-  string(clean);
+  std::memcpy(p, s.data() + run, i - run);
+  return p + (i - run);
 }
 
-JsonWriter& JsonWriter::textField(std::string_view name, std::string_view value) {
-  key(name);
-  text(value);
-  return *this;
+}  // namespace
+
+void JsonWriter::string(std::string_view s) {
+  *room(1)++ = '"';
+  // Chunks bound the room asked for: a long header value does not make the
+  // buffer six times its size.
+  constexpr size_t kChunk = 512;
+  for (size_t i = 0; i < s.size();) {
+    const size_t chunk_end = std::min(s.size(), i + kChunk);
+    char* p = room(6 * (chunk_end - i));
+    pos_ = escape<false>(s, i, chunk_end, p);
+  }
+  *room(1)++ = '"';
 }
 
-JsonWriter& JsonWriter::beginArray(std::string_view name) {
-  key(name);
-  out_.push_back('[');
-  first_ = true;
-  return *this;
-}
-
-JsonWriter& JsonWriter::endArray() {
-  out_.push_back(']');
-  first_ = false;
-  return *this;
-}
-
-JsonWriter& JsonWriter::element(uint64_t value) {
-  separator();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof(buf), value);
-  out_.append(buf, r.ptr);
-  return *this;
-}
-
-JsonWriter& JsonWriter::textElement(std::string_view value) {
-  separator();
-  text(value);
-  return *this;
-}
-
-JsonWriter& JsonWriter::ipElement(const IpAddress& ip, uint8_t version) {
-  char buf[46];
-  formatIp(ip, version, buf);
-  separator();
-  string(std::string_view(buf));
-  return *this;
-}
-
-JsonWriter& JsonWriter::beginObjectElement() {
-  separator();
-  return beginObject();
-}
-
-JsonWriter& JsonWriter::beginObject() {
-  out_.push_back('{');
-  first_ = true;
-  return *this;
-}
-
-JsonWriter& JsonWriter::beginObject(std::string_view name) {
-  key(name);
-  return beginObject();
-}
-
-JsonWriter& JsonWriter::endObject() {
-  out_.push_back('}');
-  first_ = false;
-  return *this;
-}
-
-JsonWriter& JsonWriter::key(std::string_view name) {
-  // Keys are the schema's own names (plain ASCII, nothing to escape).
-  separator();
-  out_.push_back('"');
-  out_.append(name);
-  out_.append("\":", 2);
-  return *this;
-}
-
-JsonWriter& JsonWriter::field(std::string_view name, std::string_view value) {
-  key(name);
-  string(value);
-  return *this;
-}
-
-template <typename Integer>
-JsonWriter& JsonWriter::integer(std::string_view name, Integer value) {
-  key(name);
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof(buf), value);
-  out_.append(buf, r.ptr);
-  return *this;
-}
-
-JsonWriter& JsonWriter::field(std::string_view name, uint64_t value) { return integer(name, value); }
-JsonWriter& JsonWriter::field(std::string_view name, int64_t value) { return integer(name, value); }
-
-JsonWriter& JsonWriter::field(std::string_view name, bool value) {
-  key(name);
-  out_.append(value ? "true" : "false");
-  return *this;
-}
-
-JsonWriter& JsonWriter::ipField(std::string_view name, const IpAddress& ip, uint8_t version) {
-  char buf[46];
-  formatIp(ip, version, buf);
-  return field(name, std::string_view(buf));
-}
-
-JsonWriter& JsonWriter::timeField(std::string_view name, Timestamp ts) {
-  char buf[31];
-  formatTimestamp(ts, buf);
-  return field(name, std::string_view(buf));
+void JsonWriter::text(std::string_view s) {
+  *room(1)++ = '"';
+  constexpr size_t kChunk = 512;
+  for (size_t i = 0; i < s.size();) {
+    const size_t chunk_end = std::min(s.size(), i + kChunk);
+    // A UTF-8 sequence that starts in the chunk may end up to 3 bytes past it.
+    char* p = room(6 * (chunk_end - i) + 3);
+    pos_ = escape<true>(s, i, chunk_end, p);
+  }
+  *room(1)++ = '"';
 }
 
 namespace {
@@ -249,18 +177,67 @@ void formatTimestamp(Timestamp ts, char out[31]) {
   out[30] = '\0';
 }
 
-void formatIp(const IpAddress& ip, uint8_t version, char out[46]) {
-  if (version != 4) {
-    inet_ntop(AF_INET6, ip.bytes, out, 46);
-    return;
-  }
-  // Dotted quad by hand: glibc's inet_ntop formats IPv4 through sprintf.
-  char* o = out;
+namespace {
+
+char* dottedQuad(const uint8_t* bytes, char* o) {
   for (int i = 0; i < 4; ++i) {
     if (i) *o++ = '.';
-    o = std::to_chars(o, o + 3, unsigned(ip.bytes[i])).ptr;
+    o = std::to_chars(o, o + 3, unsigned(bytes[i])).ptr;
   }
+  return o;
+}
+
+}  // namespace
+
+// By hand, to the letter of glibc's inet_ntop (which goes through sprintf,
+// a tenth of an event's encoding): the first longest run of two or more zero
+// words becomes "::", and ::/96 and ::ffff:0:0/96 end in a dotted quad.
+size_t formatIp(const IpAddress& ip, uint8_t version, char out[kIpTextMax]) {
+  char* o = out;
+  if (version == 4) {
+    o = dottedQuad(ip.bytes, o);
+    *o = '\0';
+    return size_t(o - out);
+  }
+  uint16_t words[8];
+  for (int i = 0; i < 8; ++i) words[i] = uint16_t(ip.bytes[2 * i] << 8 | ip.bytes[2 * i + 1]);
+  int best_base = -1, best_len = 0, cur_base = -1, cur_len = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (words[i] == 0) {
+      if (cur_base == -1) cur_base = i, cur_len = 0;
+      ++cur_len;
+    } else if (cur_base != -1) {
+      if (best_base == -1 || cur_len > best_len) best_base = cur_base, best_len = cur_len;
+      cur_base = -1;
+    }
+  }
+  if (cur_base != -1 && (best_base == -1 || cur_len > best_len)) best_base = cur_base, best_len = cur_len;
+  if (best_base != -1 && best_len < 2) best_base = -1;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (best_base != -1 && i >= best_base && i < best_base + best_len) {
+      if (i == best_base) *o++ = ':';
+      continue;
+    }
+    if (i != 0) *o++ = ':';
+    if (i == 6 && best_base == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
+      o = dottedQuad(ip.bytes + 12, o);
+      *o = '\0';
+      return size_t(o - out);
+    }
+    const uint16_t w = words[i];
+    bool started = false;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      const unsigned nibble = (w >> shift) & 15;
+      if (nibble != 0 || started || shift == 0) {
+        *o++ = kHex[nibble];
+        started = true;
+      }
+    }
+  }
+  if (best_base != -1 && best_base + best_len == 8) *o++ = ':';
   *o = '\0';
+  return size_t(o - out);
 }
 
 }  // namespace tapflow

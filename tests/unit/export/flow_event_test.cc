@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+
+#include <cstring>
 #include <ctime>
 #include <string>
 
@@ -91,4 +94,125 @@ TEST_CASE("addresses are written as dotted quads and RFC 5952 text") {
   v6.bytes[0] = 0xfd, v6.bytes[15] = 1;
   formatIp(v6, 6, out);
   CHECK(std::string(out) == "fd00::1");
+}
+
+TEST_CASE("IPv6 text is inet_ntop's, zero runs and embedded IPv4 included") {
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  const auto next = [&state] {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state;
+  };
+  for (int n = 0; n < 200000; ++n) {
+    IpAddress ip{};
+    const uint64_t r = next();
+    for (int w = 0; w < 8; ++w) {
+      // Mostly zero words, so every run length and position comes up.
+      const uint16_t word = (r >> (w * 3)) & 3 ? 0 : uint16_t(next());
+      ip.bytes[2 * w] = uint8_t(word >> 8), ip.bytes[2 * w + 1] = uint8_t(word);
+    }
+    if (n % 7 == 0) ip.bytes[10] = ip.bytes[11] = 0xff;  // ::ffff:a.b.c.d and its neighbours
+    if (n % 11 == 0) ip.bytes[15] = uint8_t(r >> 60);     // small values: "::1", "::2"
+    char ours[kIpTextMax], want[INET6_ADDRSTRLEN];
+    const size_t len = formatIp(ip, 6, ours);
+    inet_ntop(AF_INET6, ip.bytes, want, sizeof(want));
+    CAPTURE(want);
+    REQUIRE(std::string(ours) == want);
+    REQUIRE(len == std::strlen(want));
+  }
+  for (int n = 0; n < 1000; ++n) {
+    IpAddress ip{};
+    const uint64_t r = next();
+    std::memcpy(ip.bytes, &r, 4);
+    char ours[kIpTextMax], want[INET_ADDRSTRLEN];
+    const size_t len = formatIp(ip, 4, ours);
+    inet_ntop(AF_INET, ip.bytes, want, sizeof(want));
+    REQUIRE(std::string(ours) == want);
+    REQUIRE(len == std::strlen(want));
+  }
+}
+
+namespace {
+
+// The writer's escaping as it was first written: invalid UTF-8 replaced, then
+// quotes, backslashes and control characters escaped, byte by byte.
+std::string referenceString(std::string_view s, bool utf8) {
+  std::string clean;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char u = static_cast<unsigned char>(s[i]);
+    size_t n = 1;
+    if (utf8 && u >= 0x80) {
+      n = 0;
+      const auto cont = [&](size_t k) { return k < s.size() && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80; };
+      const unsigned char b1 = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+      if (u >= 0xC2 && u <= 0xDF && cont(i + 1)) n = 2;
+      if (u >= 0xE0 && u <= 0xEF && cont(i + 1) && cont(i + 2) && !(u == 0xE0 && b1 < 0xA0) && !(u == 0xED && b1 >= 0xA0)) n = 3;
+      if (u >= 0xF0 && u <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3) && !(u == 0xF0 && b1 < 0x90) &&
+          !(u == 0xF4 && b1 >= 0x90)) {
+        n = 4;
+      }
+      if (n == 0) {
+        clean += "\xEF\xBF\xBD";
+        ++i;
+        continue;
+      }
+    }
+    clean.append(s.substr(i, n));
+    i += n;
+  }
+  std::string out = "\"";
+  for (unsigned char u : clean) {
+    if (u == '"' || u == '\\') {
+      out += '\\';
+      out += char(u);
+    } else if (u < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += char(u);
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+TEST_CASE("long strings escape the same across the writer's chunks, with or without UTF-8 checks") {
+  uint64_t state = 0x2545f4914f6cdd1dull;
+  const auto next = [&state] {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state;
+  };
+  for (int n = 0; n < 3000; ++n) {
+    std::string s(next() % 2000, 'a');
+    for (char& c : s) {
+      const uint64_t r = next() % 16;
+      // Plain letters mostly; quotes, controls, UTF-8 lead and continuation bytes, 0xFF.
+      c = r < 10 ? char('a' + r) : "\"\\\x01\xC3\xA9\xE2\xFF"[r - 10];
+    }
+    std::string out = "prefix:";
+    {
+      JsonWriter w(out);
+      w.beginObject().field("s", s).textField("t", s).endObject();
+    }
+    CHECK(out == "prefix:{\"s\":" + referenceString(s, false) + ",\"t\":" + referenceString(s, true) + "}");
+  }
+}
+
+TEST_CASE("the text is whole once the outermost object closes, and later appends are the caller's") {
+  std::string out;
+  out.reserve(4);  // the writer must grow it many times over
+  {
+    JsonWriter w(out);
+    w.beginObject().beginArray("a");
+    for (uint64_t i = 0; i < 1000; ++i) w.element(i);
+    w.endArray().beginObject("o").field("k", true).endObject();
+    w.endObject();
+    CHECK(out.size() > 3000);
+    CHECK(out.substr(0, 11) == "{\"a\":[0,1,2");
+    CHECK(out.substr(out.size() - 24) == "998,999],\"o\":{\"k\":true}}");
+    out.push_back('\n');  // as the log line does while its writer is alive
+  }
+  CHECK(out.back() == '\n');
 }
