@@ -14,14 +14,14 @@ FlowEnds flowEnds(const Flow& flow) {
                   client_is_lo ? key.port_lo : key.port_hi, client_is_lo ? key.port_hi : key.port_lo};
 }
 
-const char* transportName(uint8_t proto) {
+std::string_view transportName(uint8_t proto) {
   switch (proto) {
     case 1: return "icmp";
     case 6: return "tcp";
     case 17: return "udp";
     case 58: return "ipv6-icmp";
     case 132: return "sctp";
-    default: return nullptr;
+    default: return {};
   }
 }
 
@@ -39,11 +39,12 @@ void writeNetworkIdentity(JsonWriter& w, const FlowKey& key, std::string_view co
     community_id = computed;
   }
   w.field("community_id", community_id);
-  char proto_number[4];
-  *std::to_chars(proto_number, proto_number + 3, unsigned(key.proto)).ptr = '\0';
-  const char* transport = transportName(key.proto);
-  w.field("transport", transport ? std::string_view(transport) : std::string_view(proto_number));
-  w.field("iana_number", std::string_view(proto_number));
+  char proto_buffer[3];
+  const std::string_view proto_number(proto_buffer,
+                                      std::to_chars(proto_buffer, proto_buffer + 3, unsigned(key.proto)).ptr - proto_buffer);
+  const std::string_view transport = transportName(key.proto);
+  w.field("transport", transport.empty() ? proto_number : transport);
+  w.field("iana_number", proto_number);
   w.field("type", key.ip_version == 4 ? "ipv4" : "ipv6");
 }
 

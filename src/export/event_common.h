@@ -28,8 +28,8 @@ struct FlowEnds {
 
 FlowEnds flowEnds(const Flow& flow);
 
-// ECS network.transport name of an IP protocol number, or nullptr.
-const char* transportName(uint8_t proto);
+// ECS network.transport name of an IP protocol number, or "".
+std::string_view transportName(uint8_t proto);
 
 // Opens the event object: {"schema":1,"type":TYPE,"event":{start,end,duration}
 // and leaves it open for the caller's fields.

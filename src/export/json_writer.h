@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "packet/decoded_packet.h"
+#include "packet/ip_text.h"
 #include "packet/timestamp.h"
 
 namespace tapflow {
@@ -24,11 +25,6 @@ namespace tapflow {
 // RFC 3339, UTC, nanoseconds: 2026-11-27T12:00:00.123456789Z (30 chars + NUL).
 constexpr size_t kTimestampTextLength = 30;
 void formatTimestamp(Timestamp ts, char out[31]);
-// Dotted quad, or RFC 5952 text as glibc's inet_ntop writes it (an IPv4
-// address embedded in ::ffff:0:0/96 and ::/96 in dotted form); NUL-terminated,
-// at most 46 bytes. Returns the length.
-constexpr size_t kIpTextMax = 46;
-size_t formatIp(const IpAddress& ip, uint8_t version, char out[kIpTextMax]);
 
 class JsonWriter {
  public:

@@ -1,13 +1,14 @@
 // DNS analyzer: message parsing, query/response pairing and TCP framing.
 // Input is hostile: every read is checked against the message length, names
-// go through readDnsName, and all text lands in the session's fixed buffers.
+// go through readDnsName, and all text lands in fixed buffers (the session's
+// and its worker's DnsScratch).
 #include "proto/dns/dns_session.h"
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+
+#include "packet/ip_text.h"
 
 namespace tapflow {
 namespace {
@@ -225,11 +226,12 @@ std::string_view DnsSession::formatData(const uint8_t* msg, size_t len, size_t p
   };
   switch (type) {
     case 1:  // A
-      if (rdlength != 4 || inet_ntop(AF_INET, msg + pos, out, kDnsMaxDataText) == nullptr) break;
-      return std::string_view(out);
-    case 28:  // AAAA
-      if (rdlength != 16 || inet_ntop(AF_INET6, msg + pos, out, kDnsMaxDataText) == nullptr) break;
-      return std::string_view(out);
+    case 28: {  // AAAA
+      if (rdlength != (type == 1 ? 4 : 16)) break;
+      IpAddress ip{};
+      std::memcpy(ip.bytes, msg + pos, rdlength);
+      return std::string_view(out, formatIp(ip, type == 1 ? 4 : 6, out));
+    }
     case 2:   // NS
     case 5:   // CNAME
     case 12:  // PTR
