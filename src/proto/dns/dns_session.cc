@@ -97,7 +97,10 @@ DnsSession::DnsSession(const DnsConfig& config, DnsStats& stats, DnsScratch& scr
       max_pending_(std::max<uint32_t>(config.max_pending_queries, 1)),
       max_tcp_message_(std::max(config.max_tcp_message, kMinTcpMessageCap)),
       scratch_(scratch) {
-  pending_.reserve(max_pending_);  // untouched until queries wait: pages are paid as used
+  // Room for a resolver's usual pair (A and AAAA); more grows the vector up
+  // to max_pending_ once, and the pooled session keeps it. Reserving 16 up
+  // front cost every session a page.
+  pending_.reserve(std::min<uint32_t>(max_pending_, 2));
 }
 
 void DnsSession::reset() {
@@ -189,7 +192,7 @@ void DnsSession::onQuery(const Header& h, size_t qname_len, uint16_t qtype, uint
     reportUnanswered(pending_.front(), sink);
     pending_.erase(pending_.begin());
   }
-  PendingQuery& q = pending_.emplace_back();  // within the capacity reserved
+  PendingQuery& q = pending_.emplace_back();
   q.ts = ts;
   q.id = h.id;
   q.qtype = qtype;

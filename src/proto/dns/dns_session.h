@@ -158,7 +158,7 @@ class DnsSession {
   uint32_t max_pending_;
   uint32_t max_tcp_message_;
   DnsScratch& scratch_;
-  std::vector<PendingQuery> pending_;  // oldest first; capacity max_pending_
+  std::vector<PendingQuery> pending_;  // oldest first; at most max_pending_
   TcpDirection tcp_[2];
 };
 

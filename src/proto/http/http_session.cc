@@ -35,14 +35,15 @@ HttpSession::HttpSession(const HttpConfig& config, HttpStats& stats)
       stats_(stats),
       head_cap_(std::max(config.max_header_bytes, kMinHeadBytes)),
       max_pending_(std::max(config.max_pending_requests, 1u)),
-      max_copied_(config.max_copied_headers) {
+      max_copied_(config.max_copied_headers),
+      arena_(std::make_unique_for_overwrite<char[]>(std::max(config.max_pending_bytes, head_cap_))),
+      arena_size_(std::max(config.max_pending_bytes, head_cap_)) {
   for (Half& h : halves_) {
     h.head.reserve(head_cap_);
     h.copied.reserve(max_copied_);
   }
   pending_.resize(max_pending_);
   pending_headers_.resize(static_cast<size_t>(max_pending_) * max_copied_);
-  arena_.resize(std::max(config.max_pending_bytes, head_cap_));
   event_headers_.resize(2 * static_cast<size_t>(max_copied_));
 }
 
@@ -83,7 +84,7 @@ bool HttpSession::ownsText(std::string_view text) const {
     return t >= b && t - b <= size && text.size() <= size - (t - b);
   };
   return inside(halves_[0].head.data(), halves_[0].head.capacity()) ||
-         inside(halves_[1].head.data(), halves_[1].head.capacity()) || inside(arena_.data(), arena_.size());
+         inside(halves_[1].head.data(), halves_[1].head.capacity()) || inside(arena_.get(), arena_size_);
 }
 
 // ---- Byte input ----
@@ -798,8 +799,8 @@ void HttpSession::pushRequest() {
     need += hs.name.len;
     if (!sameAsHost(hs.value) && !sameAsAgent(hs.value)) need += hs.value.len;
   }
-  if (arena_used_ + need > arena_.size()) compactArena();
-  if (arena_used_ + need > arena_.size()) {
+  if (arena_used_ + need > arena_size_) compactArena();
+  if (arena_used_ + need > arena_size_) {
     stats_.pending_bytes_overflow.add();
     addPlaceholder();
     return;
@@ -813,7 +814,7 @@ void HttpSession::pushRequest() {
   p.arena_offset = arena_used_;
   uint32_t written = 0;
   const auto copy = [&](Span from) {
-    std::memcpy(arena_.data() + arena_used_ + written, q.head.data() + from.offset, from.len);
+    std::memcpy(arena_.get() + arena_used_ + written, q.head.data() + from.offset, from.len);
     const Span to{written, from.len};
     written += from.len;
     return to;
@@ -848,7 +849,7 @@ void HttpSession::compactArena() {
   // Entries are laid out in queue order: the live ones are one block.
   const uint32_t start = pending_[head_seq_ % max_pending_].arena_offset;
   if (start == 0) return;
-  std::memmove(arena_.data(), arena_.data() + start, arena_used_ - start);
+  std::memmove(arena_.get(), arena_.get() + start, arena_used_ - start);
   for (uint64_t seq = head_seq_; seq < tail_seq_; ++seq) pending_[seq % max_pending_].arena_offset -= start;
   arena_used_ -= start;
 }
@@ -899,8 +900,8 @@ std::string_view HttpSession::headText(const Half& h, Span s) const {
 
 std::string_view HttpSession::arenaText(const Pending& p, Span s) const {
   const size_t begin = size_t{p.arena_offset} + s.offset;
-  if (begin > arena_.size() || s.len > arena_.size() - begin) return std::string_view();
-  return std::string_view(arena_.data() + begin, s.len);
+  if (begin > arena_size_ || s.len > arena_size_ - begin) return std::string_view();
+  return std::string_view(arena_.get() + begin, s.len);
 }
 
 void HttpSession::fillRequest(const Pending& p, HttpTransaction& t, size_t& header_count) {

@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -253,7 +254,10 @@ class HttpSession {
   std::vector<HeaderSpan> pending_headers_;  // max_copied_ per slot
   uint64_t head_seq_ = 0, tail_seq_ = 0;   // queued requests are [head_seq_, tail_seq_)
   uint32_t skipped_tail_ = 0;              // placeholders after the last queued request
-  std::vector<char> arena_;
+  // max(max_pending_bytes, max_header_bytes), not zeroed: a session touches
+  // the pages it uses, not the 32 KiB it may use.
+  std::unique_ptr<char[]> arena_;
+  uint32_t arena_size_;
   uint32_t arena_used_ = 0;
   std::vector<HttpHeader> event_headers_;  // 2 * max_copied_
 };
