@@ -75,7 +75,7 @@ struct Flow {
   TunnelInfo tunnel;
 
   // The analyzer session of this flow (the worker's AppLayer owns it).
-  uint8_t app_state = 0;           // AppLayer's: undecided, analyzed, or nothing to analyze
+  uint8_t app_state = 0;           // AppLayer's: undecided, analyzed, parked (UDP between messages), or nothing to analyze
   uint32_t app_session = 0xFFFFFFFF;
 
   const FlowDirection& clientDir() const { return dir[client]; }

@@ -16,6 +16,12 @@ constexpr uint32_t kNoIndex = 0xFFFFFFFF;
 constexpr uint8_t kUndecidedFlow = 0;  // no packet with something to analyze yet
 constexpr uint8_t kAnalyzedFlow = 1;   // flow.app_session is ours
 constexpr uint8_t kSkippedFlow = 2;    // nothing to analyze, or no session was free
+// A UDP flow between datagrams: DNS with no query awaiting its answer, or
+// SIP (whose calls the worker's SipAnalyzer keeps). It holds no session, so
+// the flows a resolver opens per query, idle until their timeout, do not
+// take every session; its next datagram takes one again.
+constexpr uint8_t kParkedDnsFlow = 3;
+constexpr uint8_t kParkedSipFlow = 4;
 
 // Bytes a TCP flow must show before content detection decides (the longest
 // signature checked: an HTTP method, a SIP start line, a TLS record header).
@@ -135,7 +141,6 @@ AppLayer::Session* AppLayer::acquireSession(Flow& flow, bool tcp) {
     flow.app_state = kSkippedFlow;
     return nullptr;
   }
-  stats_.sessions.add();
   Session& s = sessions_[index];
   s.tcp = tcp;
   flow.app_state = kAnalyzedFlow;
@@ -164,37 +169,15 @@ void AppLayer::releaseSession(Flow& flow, bool close_streams) {
   flow.app_state = kSkippedFlow;
 }
 
-// Gives the session its analyzer; false (and kind kNone) when none is wanted
-// or its pool is empty.
+// Gives a new flow's session its analyzer and counts the flow; false (and
+// kind kNone) when none is wanted or its pool is empty.
 bool AppLayer::choose(Session& s, Kind kind) {
-  uint32_t index = kNoIndex;
-  switch (kind) {
-    case Kind::kHttp: index = http_->acquire(config_.http, http_stats_); break;
-    case Kind::kTls: index = tls_->acquire(config_.tls, tls_stats_); break;
-    case Kind::kDns: index = dns_->acquire(config_.dns, dns_stats_, dns_scratch_); break;
-    case Kind::kSip:
-      // SIP over UDP needs no per-flow object: the worker's SipAnalyzer parses
-      // datagrams and keeps the calls.
-      if (!s.tcp) {
-        s.kind = kind;
-        stats_.flows_sip.add();
-        return true;
-      }
-      index = sip_streams_->acquire(sip_);
-      break;
-    case Kind::kUndecided:
-    case Kind::kNone:
-      s.kind = Kind::kNone;
-      if (s.tcp) stats_.flows_unrecognized.add();
-      return false;
-  }
-  if (index == kNoIndex) {
-    stats_.sessions_dropped_full.add();
+  if (kind == Kind::kUndecided || kind == Kind::kNone) {
     s.kind = Kind::kNone;
+    if (s.tcp) stats_.flows_unrecognized.add();
     return false;
   }
-  s.kind = kind;
-  s.analyzer = index;
+  if (!attach(s, kind)) return false;
   switch (kind) {
     case Kind::kHttp: stats_.flows_http.add(); break;
     case Kind::kTls: stats_.flows_tls.add(); break;
@@ -203,6 +186,53 @@ bool AppLayer::choose(Session& s, Kind kind) {
     default: break;
   }
   return true;
+}
+
+// Gives the session the analyzer object of `kind` (none for SIP over UDP:
+// the worker's SipAnalyzer parses datagrams and keeps the calls); false, and
+// kind kNone, when that pool is empty (counted).
+bool AppLayer::attach(Session& s, Kind kind) {
+  uint32_t index = kNoIndex;
+  switch (kind) {
+    case Kind::kHttp: index = http_->acquire(config_.http, http_stats_); break;
+    case Kind::kTls: index = tls_->acquire(config_.tls, tls_stats_); break;
+    case Kind::kDns: index = dns_->acquire(config_.dns, dns_stats_, dns_scratch_); break;
+    case Kind::kSip:
+      if (!s.tcp) {
+        s.kind = kind;
+        return true;
+      }
+      index = sip_streams_->acquire(sip_);
+      break;
+    case Kind::kUndecided:
+    case Kind::kNone: break;
+  }
+  if (index == kNoIndex) {
+    stats_.sessions_dropped_full.add();
+    s.kind = Kind::kNone;
+    return false;
+  }
+  s.kind = kind;
+  s.analyzer = index;
+  return true;
+}
+
+// A UDP flow has nothing to keep until its next datagram: its session and
+// analyzer go back to their pools.
+void AppLayer::park(Flow& flow, Kind kind) {
+  releaseSession(flow, false);
+  flow.app_state = kind == Kind::kDns ? kParkedDnsFlow : kParkedSipFlow;
+}
+
+// A parked flow's next datagram: a session and analyzer again, the flow not
+// counted twice. false when none is free (counted); the flow stays parked.
+bool AppLayer::unpark(Flow& flow) {
+  const uint8_t parked = flow.app_state;
+  Session* s = acquireSession(flow, false);
+  if (s != nullptr && attach(*s, parked == kParkedDnsFlow ? Kind::kDns : Kind::kSip)) return true;
+  if (s != nullptr) releaseSession(flow, false);
+  flow.app_state = parked;
+  return false;
 }
 
 AppLayer::Kind AppLayer::chooseByPort(const Flow& flow, bool tcp) const {
@@ -238,6 +268,7 @@ void AppLayer::onPacket(Flow& flow, const DecodedPacket& pkt, bool forward) {
     if (flow.app_state == kUndecidedFlow) {
       s = acquireSession(flow, true);
       if (!s) return;
+      stats_.sessions.add();
       Kind by_port = chooseByPort(flow, true);
       if (by_port != Kind::kUndecided) choose(*s, by_port);
     } else {
@@ -290,10 +321,13 @@ void AppLayer::onUdp(Flow& flow, const DecodedPacket& pkt, StreamDir dir) {
     }
     Session* s = acquireSession(flow, false);
     if (!s) return;
+    stats_.sessions.add();
     if (!choose(*s, kind)) {
       releaseSession(flow);
       return;
     }
+  } else if (flow.app_state == kParkedDnsFlow || flow.app_state == kParkedSipFlow) {
+    if (!unpark(flow)) return;
   }
   Session& s = sessions_[flow.app_session];
   current_session_ = &s;
@@ -301,8 +335,10 @@ void AppLayer::onUdp(Flow& flow, const DecodedPacket& pkt, StreamDir dir) {
     DnsSession& dns = (*dns_)[s.analyzer];
     dns.expire(pkt.ts, *this);
     dns.onDatagram(dir, payload, pkt.payload_len, pkt.ts, *this);
+    if (dns.pendingQueries() == 0) park(flow, Kind::kDns);
   } else if (s.kind == Kind::kSip) {
     sip_.onDatagram(dir, payload, pkt.payload_len, pkt.ts, *this);
+    park(flow, Kind::kSip);
   }
 }
 

@@ -51,7 +51,7 @@ struct AppLayerConfig {
 
 #define TF_APP_STATS(C)                                                                              \
   C(sessions, "Flows given an analyzer session")                                                     \
-  C(sessions_dropped_full, "Flows not analyzed: no free session (analyzers.max_sessions)")           \
+  C(sessions_dropped_full, "Flows, or datagrams of a UDP flow between its messages, not analyzed: no free session (analyzers.max_sessions)") \
   C(flows_http, "Flows handed to the HTTP analyzer")                                                 \
   C(flows_sip, "Flows handed to the SIP analyzer")                                                   \
   C(flows_dns, "Flows handed to the DNS analyzer")                                                   \
@@ -127,6 +127,9 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
   void onTcp(Flow& flow, Session& s, const DecodedPacket& pkt, StreamDir dir);
   void onUdp(Flow& flow, const DecodedPacket& pkt, StreamDir dir);
   bool choose(Session& s, Kind kind);
+  bool attach(Session& s, Kind kind);
+  void park(Flow& flow, Kind kind);
+  bool unpark(Flow& flow);
   Kind chooseByPort(const Flow& flow, bool tcp) const;
   Kind chooseByContent(const uint8_t* data, size_t len, StreamDir dir) const;
   void deliver(Session& s, StreamDir dir, const uint8_t* data, size_t len, Timestamp ts);

@@ -233,6 +233,81 @@ TEST_CASE("where bursts end changes no event, even when sessions run out") {
   }
 }
 
+namespace {
+
+// A DNS query or its response for `name` (A, id `id`), as a datagram between
+// 10.0.0.1:client_port and 10.0.0.2:53; bytes live in `store`.
+DecodedPacket dnsDatagram(std::deque<std::string>& store, uint16_t client_port, uint16_t id, bool response,
+                          Timestamp ts) {
+  std::string m;
+  const auto u16 = [&m](uint16_t v) { m.push_back(char(v >> 8)), m.push_back(char(v & 0xff)); };
+  u16(id);
+  u16(response ? 0x8180 : 0x0100);
+  u16(1), u16(response ? 1 : 0), u16(0), u16(0);
+  const std::string qname("\x07" "example\x03" "com\x00", 13);
+  m += qname;
+  u16(1), u16(1);
+  if (response) {
+    u16(0xc00c), u16(1), u16(1), u16(0), u16(60), u16(4);
+    m += std::string("\xc0\x00\x02\x01", 4);
+  }
+  store.push_back(m);
+  DecodedPacket p;
+  p.ip_version = 4;
+  p.ip_proto = 17;
+  p.ts = ts;
+  p.l4_offset = 1;
+  IpAddress c{}, srv{};
+  c.bytes[0] = 10, c.bytes[3] = 1;
+  srv.bytes[0] = 10, srv.bytes[3] = 2;
+  p.src = response ? srv : c;
+  p.dst = response ? c : srv;
+  p.src_port = response ? 53 : client_port;
+  p.dst_port = response ? client_port : 53;
+  p.data = reinterpret_cast<const uint8_t*>(store.back().data());
+  p.payload_offset = 0;
+  p.payload_len = uint32_t(store.back().size());
+  p.ip_total_len = 28 + p.payload_len;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("a UDP DNS flow holds a session only while a query awaits its answer") {
+  // One session for three resolver flows that stay open (no idle timeout
+  // passes): each exchange must find it free again, and a flow's second
+  // exchange must not count the flow twice.
+  AppLayerConfig config;
+  config.max_sessions = 1;
+  std::deque<std::string> store;
+  std::vector<DecodedPacket> packets;
+  Timestamp t = kT0;
+  for (uint16_t port : {41000, 41001, 41002, 41000}) {
+    packets.push_back(dnsDatagram(store, port, port, false, t += kMs));
+    packets.push_back(dnsDatagram(store, port, port, true, t += kMs));
+  }
+  // Two queries in flight at once: the second flow finds no session, is
+  // counted, and is not analyzed.
+  packets.push_back(dnsDatagram(store, 41003, 7, false, t += kMs));
+  packets.push_back(dnsDatagram(store, 41004, 8, false, t += kMs));
+  packets.push_back(dnsDatagram(store, 41003, 7, true, t += kMs));
+  packets.push_back(dnsDatagram(store, 41004, 8, true, t += kMs));
+  Events events;
+  NoRecords records;
+  AppLayer app(config, events);
+  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
+  for (const DecodedPacket& p : packets) engine.process(&p, 1);
+  engine.finish(t, FlowEndReason::kEndOfInput);
+  const auto dns = events.ofType("dns");
+  CHECK(dns.size() == 5);
+  for (const auto& line : dns) CHECK(line.find("\"response_code\":\"NOERROR\"") != std::string::npos);
+  CHECK(app.stats().flows_dns.value() == 4);  // 41000..41003; 41004 found none free
+  CHECK(app.stats().sessions.value() == 4);
+  CHECK(app.stats().sessions_dropped_full.value() == 1);
+  CHECK(app.dnsStats().unanswered.value() == 0);
+  CHECK(app.dnsStats().transactions.value() == 5);
+}
+
 TEST_CASE("a request still unanswered when the input ends is reported without a response") {
   Conversation c(40000, 80);
   c.handshake(kT0);
