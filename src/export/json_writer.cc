@@ -59,11 +59,31 @@ size_t utf8SequenceLength(std::string_view s, size_t i) {
 // characters; with `utf8`, bytes that are not valid UTF-8 become U+FFFD.
 // Each input byte takes at most 6 output bytes ("\u00XX", or U+FFFD's 3), so
 // a chunk of input is checked for room once.
+//
+// Eight bytes are checked at once (SWAR): names, URLs and header values are
+// plain text, so the loop mostly strides.
+template <bool kUtf8>
+bool plainWord(const char* at) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  uint64_t v;
+  std::memcpy(&v, at, 8);
+  const auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+  // A byte below 0x20 borrows in v - 0x20..; bytes at or above 0x80 are
+  // masked out by ~v (they are checked separately, or plain without kUtf8).
+  uint64_t special = ((v - 0x20 * kOnes) & ~v & kHigh) | has_zero(v ^ ('"' * kOnes)) | has_zero(v ^ ('\\' * kOnes));
+  if (kUtf8) special |= v & kHigh;
+  return special == 0;
+}
+
 template <bool kUtf8>
 char* escape(std::string_view s, size_t& i, size_t chunk_end, char* p) {
   static constexpr char kHex[] = "0123456789abcdef";
   size_t run = i;
   while (i < chunk_end) {
+    if (i + 8 <= chunk_end && plainWord<kUtf8>(s.data() + i)) {
+      i += 8;
+      continue;
+    }
     const unsigned char u = static_cast<unsigned char>(s[i]);
     if (u >= 0x20 && u != '"' && u != '\\' && (!kUtf8 || u < 0x80)) {
       ++i;

@@ -165,3 +165,23 @@ TEST_CASE("the text is whole once the outermost object closes, and later appends
   }
   CHECK(out.back() == '\n');
 }
+
+TEST_CASE("a special byte is found at every offset of plain text, as the writer strides over it") {
+  for (size_t len = 1; len <= 40; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      for (const char special : {'"', '\\', '\x00', '\x1f', '\x7f', ' ', '\xc3', '\xff'}) {
+        std::string s(len, 'k');
+        s[at] = special;
+        std::string out;
+        {
+          JsonWriter w(out);
+          w.beginObject().field("s", s).textField("t", s).endObject();
+        }
+        CAPTURE(len);
+        CAPTURE(at);
+        CAPTURE(int(static_cast<unsigned char>(special)));
+        REQUIRE(out == "{\"s\":" + referenceString(s, false) + ",\"t\":" + referenceString(s, true) + "}");
+      }
+    }
+  }
+}
