@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "ops/log.h"
 #include "packet/decoder.h"
@@ -126,9 +128,13 @@ struct PcapFileSource::Handle {
   // The mapped classic pcap file (nullptr: libpcap reads the file).
   const uint8_t* map = nullptr;
   size_t map_size = 0;
+  // Mappings replaced by a larger one when the file grew: workers may still
+  // hold packets in them, so they go with the source.
+  std::vector<std::pair<const uint8_t*, size_t>> retired;
   std::unique_ptr<PcapRecordWalker> walker;
   ~Handle() {
     if (map != nullptr) munmap(const_cast<uint8_t*>(map), map_size);
+    for (const auto& [old_map, old_size] : retired) munmap(const_cast<uint8_t*>(old_map), old_size);
     if (pcap != nullptr) pcap_close(pcap);
   }
 };
@@ -192,12 +198,16 @@ PcapFileSource::~PcapFileSource() = default;
 bool PcapFileSource::isMapped() const { return handle_->walker != nullptr; }
 
 // A file still being written may have grown since it was mapped; libpcap
-// would read on to wherever the file ends now, so map the new end too.
+// would read on to wherever the file ends now, so map the new end too. The
+// file is mapped anew rather than moved (mremap): packets handed over in
+// place still point into the old mapping.
 bool PcapFileSource::remapIfGrown() {
   struct stat st {};
-  if (fstat(fileno(pcap_file(handle_->pcap)), &st) != 0 || size_t(st.st_size) <= handle_->map_size) return false;
-  void* map = mremap(const_cast<uint8_t*>(handle_->map), handle_->map_size, size_t(st.st_size), MREMAP_MAYMOVE);
+  const int fd = fileno(pcap_file(handle_->pcap));
+  if (fstat(fd, &st) != 0 || size_t(st.st_size) <= handle_->map_size) return false;
+  void* map = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
   if (map == MAP_FAILED) return false;
+  handle_->retired.emplace_back(handle_->map, handle_->map_size);
   handle_->map = static_cast<const uint8_t*>(map);
   handle_->map_size = size_t(st.st_size);
   madvise(map, handle_->map_size, MADV_SEQUENTIAL);
@@ -244,6 +254,7 @@ void PcapFileSource::run(Handoff& handoff, const std::atomic<bool>& stop) {
   PcapRecord record;
   DecodedPacket pkt;
   uint32_t since_flush = 0;
+  const bool mapped = isMapped();
   while (!stop.load(std::memory_order_relaxed)) {
     PcapReadResult result = readRecord(record);
     if (result == PcapReadResult::kEnd) break;
@@ -259,7 +270,13 @@ void PcapFileSource::run(Handoff& handoff, const std::atomic<bool>& stop) {
     stats_.packets.add();
     stats_.bytes.add(cap_len);
     if (decodePacket(record.data, cap_len, record.len, record.ts, link_, pkt, decode_stats_) == DecodeResult::kOk) {
-      handoff.push(pkt);  // a refusal is counted by the hand-off, per worker
+      // A refusal is counted by the hand-off, per worker. Mapped records
+      // stay where they are until the source goes, after the workers.
+      if (mapped) {
+        handoff.pushInPlace(pkt);
+      } else {
+        handoff.push(pkt);
+      }
     }
     if (++since_flush == kFlushEvery) {
       handoff.flush();

@@ -1,8 +1,8 @@
 // Offline capture: a pcap or pcapng file, decoded on the capture thread and
 // handed to the workers through the same path live capture uses. A file can
 // wait, so the hand-off waits instead of dropping. Classic pcap files are
-// mapped and walked in place (no copy before the decoder); pcapng, pipes and
-// FIFOs are read with libpcap.
+// mapped, walked and handed to the workers in place (no copy of a packet);
+// pcapng, pipes and FIFOs are read with libpcap.
 #pragma once
 
 #include <atomic>

@@ -35,9 +35,24 @@ void Handoff::send(size_t worker) {
   workers_[worker]->inbox().enqueue(*tokens_[worker], b);
 }
 
-bool Handoff::push(const DecodedPacket& pkt) {
+PacketBatch* Handoff::batchFor(const DecodedPacket& pkt, uint32_t bytes) {
   const size_t worker = workers_.size() == 1 ? 0 : workerHash(pkt) % workers_.size();
   PacketBatch* b = open_[worker];
+  if (b != nullptr && (b->count == b->capacity_packets || b->bytes_used + bytes > b->capacity_bytes)) {
+    send(worker);
+    b = nullptr;
+  }
+  if (b == nullptr) {
+    if (!openBatch(worker)) {
+      drops_[worker].add();
+      return nullptr;
+    }
+    b = open_[worker];
+  }
+  return b;
+}
+
+bool Handoff::push(const DecodedPacket& pkt) {
   const uint32_t len = pkt.cap_len;
   if (len > config_.batch_bytes) {
     // Config keeps batch_bytes >= snaplen, so only a source that ignored its
@@ -45,25 +60,21 @@ bool Handoff::push(const DecodedPacket& pkt) {
     oversize_.add();
     return false;
   }
-  if (b != nullptr && (b->count == b->capacity_packets || b->bytes_used + len > b->capacity_bytes)) {
-    send(worker);
-    b = nullptr;
-  }
-  if (b == nullptr) {
-    if (!openBatch(worker)) {
-      drops_[worker].add();
-      return false;
-    }
-    b = open_[worker];
-  }
-
+  PacketBatch* b = batchFor(pkt, len);
+  if (b == nullptr) return false;
   uint8_t* copy = b->buffer + b->bytes_used;
   std::memcpy(copy, pkt.data, len);
   DecodedPacket& slot = b->packets[b->count++];
   slot = pkt;
   slot.data = copy;
-  slot.cap_len = len;
   b->bytes_used += len;
+  return true;
+}
+
+bool Handoff::pushInPlace(const DecodedPacket& pkt) {
+  PacketBatch* b = batchFor(pkt, 0);
+  if (b == nullptr) return false;
+  b->packets[b->count++] = pkt;
   return true;
 }
 

@@ -1,6 +1,7 @@
 // The capture side of the hand-off: a capture thread copies each decoded
 // packet into the open batch of the worker that owns its flow (symmetric hash)
-// and enqueues full batches with try_enqueue_bulk-style token operations.
+// and enqueues full batches with try_enqueue_bulk-style token operations. A
+// source whose bytes stay put (a mapped file) hands packets over in place.
 // Running out of batches means the workers are behind: a live source drops and
 // counts; an offline source waits, since a file can.
 #pragma once
@@ -28,6 +29,9 @@ class Handoff {
   // Copies `pkt` (whose bytes `pkt.data` points at) to its worker's batch.
   // Returns false when the packet was dropped (counted per worker).
   bool push(const DecodedPacket& pkt);
+  // The same without the copy: `pkt.data` must stay valid and unchanged
+  // until the workers have finished (a file mapped for the whole run).
+  bool pushInPlace(const DecodedPacket& pkt);
 
   // End of a capture burst: sends the partly filled batches. While the pool
   // runs low (a worker is behind or descheduled), batches under a quarter
@@ -43,6 +47,9 @@ class Handoff {
   uint64_t oversize() const { return oversize_.value(); }
 
  private:
+  // The open batch of `pkt`'s worker with room for a packet of `bytes`
+  // (0: in place); nullptr when it was dropped (counted).
+  PacketBatch* batchFor(const DecodedPacket& pkt, uint32_t bytes);
   bool openBatch(size_t worker);
   void send(size_t worker);
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <concurrentqueue.h>
@@ -27,7 +28,9 @@ class BatchPool {
  public:
   BatchPool(uint32_t batches, uint32_t packets_per_batch, uint32_t bytes_per_batch)
       : packets_(size_t(batches) * packets_per_batch),
-        bytes_(size_t(batches) * bytes_per_batch),
+        // Not zeroed: pages are touched as batches are filled, and never by
+        // a source that hands packets over in place.
+        bytes_(std::make_unique_for_overwrite<uint8_t[]>(size_t(batches) * bytes_per_batch)),
         batches_(batches),
         free_(batches) {
     for (uint32_t i = 0; i < batches; ++i) {
@@ -35,7 +38,7 @@ class BatchPool {
       b.capacity_packets = packets_per_batch;
       b.capacity_bytes = bytes_per_batch;
       b.packets = packets_.data() + size_t(i) * packets_per_batch;
-      b.buffer = bytes_.data() + size_t(i) * bytes_per_batch;
+      b.buffer = bytes_.get() + size_t(i) * bytes_per_batch;
       b.home = &free_;
       free_.enqueue(&b);
     }
@@ -60,7 +63,7 @@ class BatchPool {
 
  private:
   std::vector<DecodedPacket> packets_;
-  std::vector<uint8_t> bytes_;
+  std::unique_ptr<uint8_t[]> bytes_;
   std::vector<PacketBatch> batches_;
   moodycamel::ConcurrentQueue<PacketBatch*> free_;
 };

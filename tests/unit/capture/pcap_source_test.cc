@@ -272,6 +272,7 @@ TEST_CASE("records appended after opening are read too, as libpcap would") {
   REQUIRE(source.isMapped());
   PcapRecord r;
   CHECK(source.readRecord(r) == PcapReadResult::kRecord);
+  const uint8_t* first = r.data;
   FILE* out = std::fopen(file.path.c_str(), "ab");
   REQUIRE(out != nullptr);
   std::fwrite(bytes.data() + first_two, 1, bytes.size() - first_two, out);
@@ -281,6 +282,10 @@ TEST_CASE("records appended after opening are read too, as libpcap would") {
   CHECK(r.caplen == 1500);
   CHECK(r.data[1499] == dataByte(2, 1499));
   CHECK(source.readRecord(r) == PcapReadResult::kEnd);
+  // Workers may still hold the first packet, handed over in place: the
+  // first mapping lives on with the source.
+  CHECK(first[0] == dataByte(0, 0));
+  CHECK(first[59] == dataByte(0, 59));
 }
 
 TEST_CASE("a pcapng file is still read by libpcap, in nanoseconds") {

@@ -38,7 +38,8 @@ DecodedPacket udp(uint8_t a, uint8_t b, uint16_t sport, uint16_t dport, Timestam
   return p;
 }
 
-std::multiset<std::string> runWith(uint32_t worker_count, const std::vector<DecodedPacket>& packets) {
+std::multiset<std::string> runWith(uint32_t worker_count, const std::vector<DecodedPacket>& packets,
+                                   bool in_place = false) {
   std::vector<std::string> lines;
   EventOutput output("memory", std::make_unique<MemorySink>(&lines), 1 << 16, FullQueuePolicy::kWait);
   output.start();
@@ -55,7 +56,7 @@ std::multiset<std::string> runWith(uint32_t worker_count, const std::vector<Deco
   hc.batch_bytes = 4096;
   hc.wait_when_full = true;
   Handoff handoff(hc, ptrs);
-  for (const auto& p : packets) CHECK(handoff.push(p));
+  for (const auto& p : packets) CHECK((in_place ? handoff.pushInPlace(p) : handoff.push(p)));
   handoff.flushAll();
   for (auto& w : workers) w->finishInput(packets.back().ts, FlowEndReason::kEndOfInput);
   for (auto& w : workers) w->join();
@@ -78,6 +79,9 @@ TEST_CASE("the flow records are the same with one worker and with several") {
   auto three = runWith(3, packets);
   CHECK(one.size() > 100);
   CHECK(one == three);
+  // Handed over in place (a mapped file), nothing changes either.
+  CHECK(runWith(1, packets, true) == one);
+  CHECK(runWith(3, packets, true) == one);
 }
 
 TEST_CASE("a live hand-off with no free batch drops and counts instead of waiting") {
