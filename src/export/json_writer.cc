@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 
 namespace tapflow {
 
@@ -154,15 +155,8 @@ void digits(char* out, int64_t value, int width) {
   }
 }
 
-}  // namespace
-
-void formatTimestamp(Timestamp ts, char out[31]) {
-  int64_t secs = ts / kNanosPerSecond;
-  int64_t nanos = ts % kNanosPerSecond;
-  if (nanos < 0) {
-    nanos += kNanosPerSecond;
-    secs -= 1;
-  }
+// "YYYY-MM-DDTHH:MM:SS" of a second since the epoch.
+void formatSecond(int64_t secs, char out[19]) {
   int64_t days = secs / 86400;
   int64_t rem = secs % 86400;
   if (rem < 0) {
@@ -192,6 +186,26 @@ void formatTimestamp(Timestamp ts, char out[31]) {
   digits(out + 14, rem / 60 % 60, 2);
   out[16] = ':';
   digits(out + 17, rem % 60, 2);
+}
+
+}  // namespace
+
+void formatTimestamp(Timestamp ts, char out[31]) {
+  int64_t secs = ts / kNanosPerSecond;
+  int64_t nanos = ts % kNanosPerSecond;
+  if (nanos < 0) {
+    nanos += kNanosPerSecond;
+    secs -= 1;
+  }
+  // The events a worker encodes in a row mostly fall in the same second:
+  // each thread keeps the text of the last one.
+  thread_local int64_t last_second = INT64_MIN;
+  thread_local char last_text[19];
+  if (secs != last_second) {
+    formatSecond(secs, last_text);
+    last_second = secs;
+  }
+  std::memcpy(out, last_text, 19);
   out[19] = '.';
   digits(out + 20, nanos, 9);
   out[29] = 'Z';

@@ -1,15 +1,33 @@
 #include "packet/ip_text.h"
 
-#include <charconv>
+#include <cstring>
 
 namespace tapflow {
 
 namespace {
 
+// The decimal text of every byte value, and its length in the fourth byte.
+constexpr auto kByteText = [] {
+  struct Table {
+    char text[256][4];
+  } table{};
+  for (int v = 0; v < 256; ++v) {
+    char* t = table.text[v];
+    int n = 0;
+    if (v >= 100) t[n++] = char('0' + v / 100);
+    if (v >= 10) t[n++] = char('0' + v / 10 % 10);
+    t[n++] = char('0' + v % 10);
+    t[3] = char(n);
+  }
+  return table;
+}();
+
 char* dottedQuad(const uint8_t* bytes, char* o) {
   for (int i = 0; i < 4; ++i) {
     if (i) *o++ = '.';
-    o = std::to_chars(o, o + 3, unsigned(bytes[i])).ptr;
+    const char* t = kByteText.text[bytes[i]];
+    std::memcpy(o, t, 3);  // out has room: 46 bytes for at most 15
+    o += t[3];
   }
   return o;
 }
