@@ -138,14 +138,21 @@ void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
 // are ever in flight, publishing allocates nothing (HEP's raw message aside).
 void Worker::publish(EventType type, std::string_view key, std::string& json, std::unique_ptr<HepMessage> hep) {
   if (kube_complete_ && !kube_complete_->load(std::memory_order_relaxed)) kube_unenriched_.add();
-  const EventPtr shared = event_pool_.take(type);
+  EventPtr shared = event_pool_.take(type);
   Event& event = *shared.exclusive();
   event.json.swap(json);
   event.key = key;
   event.hep = std::move(hep);
+  size_t last = outputs_.size();
   for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (!outputs_[i]->accepts(*shared)) continue;
-    if (outputs_[i]->publish(*output_tokens_[i], shared)) {
+    if (outputs_[i]->accepts(event)) last = i;
+  }
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (i > last || !outputs_[i]->accepts(event)) continue;
+    // The last output takes the worker's reference: one atomic increment and
+    // decrement fewer per event (each drains the store buffer the encoding
+    // just filled).
+    if (outputs_[i]->publish(*output_tokens_[i], i == last ? std::move(shared) : shared)) {
       stats_.events.add();
     } else {
       stats_.events_dropped.add();
