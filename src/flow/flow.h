@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "flow/flow_key.h"
 #include "packet/decoded_packet.h"
@@ -78,8 +80,23 @@ struct Flow {
   uint8_t app_state = 0;           // AppLayer's: undecided, analyzed, parked (UDP between messages), or nothing to analyze
   uint32_t app_session = 0xFFFFFFFF;
 
+  // The Community ID, a cache of the key's SHA-1 filled on first need (the
+  // flow's first event or its record) and shared by all its events. Last in
+  // the struct: the per-packet path never touches these lines.
+  mutable uint8_t community_id_len = 0;
+  mutable char community_id[kCommunityIdLength + 1];
+
   const FlowDirection& clientDir() const { return dir[client]; }
   const FlowDirection& serverDir() const { return dir[client ^ 1]; }
 };
+
+// The flow's Community ID (v1, seed 0), computed once per flow.
+inline std::string_view communityIdOf(const Flow& flow) {
+  if (flow.community_id_len == 0) {
+    communityId(flow.key, flow.community_id);
+    flow.community_id_len = uint8_t(std::char_traits<char>::length(flow.community_id));
+  }
+  return std::string_view(flow.community_id, flow.community_id_len);
+}
 
 }  // namespace tapflow

@@ -42,8 +42,6 @@ struct AppLayer::Session {
   uint8_t probe_len = 0;
   StreamDir probe_dir = StreamDir::kToServer;
   uint32_t analyzer = kNoIndex;  // index in the pool of `kind`
-  uint8_t community_id_len = 0;  // 0: not computed yet (first event of the flow computes it)
-  char community_id[kCommunityIdLength + 1];
   Timestamp probe_ts = 0;
   uint8_t probe[kProbeBytes];
   TcpStream stream[2];  // by StreamDir
@@ -435,9 +433,7 @@ void AppLayer::finish(Timestamp now) { sip_.finish(now, *this); }
 
 void AppLayer::emit(EventType type, std::unique_ptr<HepMessage> hep) {
   stats_.events.add();
-  const std::string_view key =
-      current_session_ ? std::string_view(current_session_->community_id, current_session_->community_id_len)
-                       : std::string_view();
+  const std::string_view key = current_flow_ ? communityIdOf(*current_flow_) : std::string_view();
   publisher_.publish(type, key, event_, std::move(hep));
 }
 
@@ -469,16 +465,9 @@ std::unique_ptr<HepMessage> AppLayer::hepMessage(const SipMessage& m) const {
   return hep;
 }
 
-// The running analyzer's flow, with its community id computed once per flow
-// (a SHA-1) however many events the flow has.
-EventFlow AppLayer::eventFlow() const {
-  Session& s = *current_session_;
-  if (s.community_id_len == 0) {
-    communityId(current_flow_->key, s.community_id);
-    s.community_id_len = uint8_t(std::strlen(s.community_id));
-  }
-  return EventFlow{*current_flow_, std::string_view(s.community_id, s.community_id_len), cluster_};
-}
+// The running analyzer's flow, with its community id (computed once per flow,
+// however many events and records it has).
+EventFlow AppLayer::eventFlow() const { return EventFlow{*current_flow_, communityIdOf(*current_flow_), cluster_}; }
 
 void AppLayer::onHttpTransaction(const HttpTransaction& t) {
   if (!current_flow_) return;

@@ -125,9 +125,9 @@ void Worker::run() {
 }
 
 void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
-  // The Community ID is both a field and the Kafka key: computed once.
-  char community_id[kCommunityIdLength + 1];
-  communityId(flow.key, community_id);
+  // The Community ID is both a field and the Kafka key; the flow's analyzer
+  // events may already have computed it.
+  const std::string_view community_id = communityIdOf(flow);
   event_.clear();
   encodeFlowEvent(flow, reason, final, event_, community_id, cluster_);
   publish(EventType::kFlow, community_id, event_, nullptr);
