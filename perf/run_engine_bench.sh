@@ -155,6 +155,18 @@ NCPU=$(nproc)
   row "tapflow read -o /dev/null --workers 2 (end to end)" "$TF2_S"
   echo
   grep -E '^allocations during packet loop' "$OUT/bench_engine.txt" | sed 's/^/- /'
+  # What tapflow read did for that time: its last log line counts events and
+  # the flows its analyzers had no session for (0: every flow analyzed).
+  for label in tapflow_w1 tapflow_w2; do
+    /usr/bin/python3 - "$OUT/$label.stderr" "$label" <<'PY'
+import json, sys
+end = [json.loads(l) for l in open(sys.argv[1]) if '"capture finished"' in l]
+if end:
+    e = end[-1]
+    print(f"- {sys.argv[2]}: {e.get('events', '?')} events ({e.get('flow_records', '?')} flow records), "
+          f"{e.get('analyzer_sessions_dropped', '?')} flows or datagrams left unanalyzed for want of a session")
+PY
+  done
 } | tee "$OUT/results.md"
 
 # 6. Optional: heaptrack over the engine runs, to show where the heap is used.

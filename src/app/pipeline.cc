@@ -403,16 +403,22 @@ int runPipeline(const Config& config, RunMode mode) {
   if (kubernetes) kubernetes->stop();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  uint64_t packets = 0, records = 0, dropped = 0;
+  uint64_t packets = 0, records = 0, events = 0, dropped = 0, not_analyzed = 0;
   for (const auto& s : sources) packets += s->stats().packets.value();
   for (auto& w : workers) {
     records += w->engine().flows().stats().records.value();
+    events += w->stats().events.value();
     dropped += w->stats().events_dropped.value();
+    if (w->app()) not_analyzed += w->app()->stats().sessions_dropped_full.value();
   }
+  // Whether the run saw everything: a file read with too few analyzer
+  // sessions gives fewer events, and says so here.
   logInfo(interrupted ? "capture stopped by signal" : "capture finished",
           {{"packets", std::to_string(packets)},
            {"flow_records", std::to_string(records)},
+           {"events", std::to_string(events)},
            {"events_dropped", std::to_string(dropped)},
+           {"analyzer_sessions_dropped", std::to_string(not_analyzed)},
            {"seconds", std::to_string(seconds)}});
 
   if (mode == RunMode::kDaemon && !interrupted) {
