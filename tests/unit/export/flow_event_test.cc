@@ -6,6 +6,7 @@
 
 #include "export/flow_event.h"
 #include "export/json_writer.h"
+#include "xorshift.h"
 
 using namespace tapflow;
 
@@ -128,11 +129,7 @@ std::string referenceString(std::string_view s, bool utf8) {
 }  // namespace
 
 TEST_CASE("long strings escape the same across the writer's chunks, with or without UTF-8 checks") {
-  uint64_t state = 0x2545f4914f6cdd1dull;
-  const auto next = [&state] {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    return state;
-  };
+  XorShift64 next{0x2545f4914f6cdd1dull};
   for (int n = 0; n < 3000; ++n) {
     std::string s(next() % 2000, 'a');
     for (char& c : s) {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "flow/flow_table.h"
+#include "test_packets.h"
 
 using namespace tapflow;
 
@@ -27,18 +28,7 @@ constexpr Duration kMs = 1'000'000;
 // A TCP segment between 10.0.0.1 (client side) and 10.0.0.2.
 DecodedPacket tcp(bool from_client, uint8_t flags, uint32_t seq, uint32_t payload, Timestamp ts,
                   uint16_t client_port = 40000, uint16_t server_port = 80) {
-  DecodedPacket p;
-  p.ip_version = 4;
-  p.ip_proto = 6;
-  p.ts = ts;
-  p.l4_offset = 34;
-  IpAddress c{}, s{};
-  c.bytes[0] = 10, c.bytes[3] = 1;
-  s.bytes[0] = 10, s.bytes[3] = 2;
-  p.src = from_client ? c : s;
-  p.dst = from_client ? s : c;
-  p.src_port = from_client ? client_port : server_port;
-  p.dst_port = from_client ? server_port : client_port;
+  DecodedPacket p = packetBetween(from_client, 6, client_port, server_port, ts);
   p.tcp.flags = flags;
   p.tcp.seq = seq;
   p.tcp.window = 65535;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "packet/ip_text.h"
+#include "xorshift.h"
 
 using namespace tapflow;
 
@@ -25,11 +26,7 @@ TEST_CASE("addresses are written as dotted quads and RFC 5952 text") {
 }
 
 TEST_CASE("IPv6 text is inet_ntop's, zero runs and embedded IPv4 included") {
-  uint64_t state = 0x9e3779b97f4a7c15ull;
-  const auto next = [&state] {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    return state;
-  };
+  XorShift64 next{0x9e3779b97f4a7c15ull};
   for (int n = 0; n < 200000; ++n) {
     IpAddress ip{};
     const uint64_t r = next();

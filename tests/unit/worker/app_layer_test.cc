@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "k8s/cluster_state.h"
+#include "test_packets.h"
 #include "worker/app_layer.h"
 #include "worker/flow_engine.h"
 
@@ -72,18 +73,7 @@ class Conversation {
   void add(bool from_client, uint8_t flags, std::string payload, Timestamp ts) {
     payloads_.push_back(std::move(payload));
     const std::string& bytes = payloads_.back();
-    DecodedPacket p;
-    p.ip_version = 4;
-    p.ip_proto = 6;
-    p.ts = ts;
-    p.l4_offset = 1;  // non-zero: a transport header is present
-    IpAddress c{}, s{};
-    c.bytes[0] = 10, c.bytes[3] = 1;
-    s.bytes[0] = 10, s.bytes[3] = 2;
-    p.src = from_client ? c : s;
-    p.dst = from_client ? s : c;
-    p.src_port = from_client ? client_port_ : server_port_;
-    p.dst_port = from_client ? server_port_ : client_port_;
+    DecodedPacket p = packetBetween(from_client, 6, client_port_, server_port_, ts);
     uint32_t& seq = from_client ? client_seq_ : server_seq_;
     const uint32_t& peer_seq = from_client ? server_seq_ : client_seq_;
     p.tcp.flags = flags;
@@ -252,18 +242,7 @@ DecodedPacket dnsDatagram(std::deque<std::string>& store, uint16_t client_port, 
     m += std::string("\xc0\x00\x02\x01", 4);
   }
   store.push_back(m);
-  DecodedPacket p;
-  p.ip_version = 4;
-  p.ip_proto = 17;
-  p.ts = ts;
-  p.l4_offset = 1;
-  IpAddress c{}, srv{};
-  c.bytes[0] = 10, c.bytes[3] = 1;
-  srv.bytes[0] = 10, srv.bytes[3] = 2;
-  p.src = response ? srv : c;
-  p.dst = response ? c : srv;
-  p.src_port = response ? 53 : client_port;
-  p.dst_port = response ? client_port : 53;
+  DecodedPacket p = packetBetween(!response, 17, client_port, 53, ts);
   p.data = reinterpret_cast<const uint8_t*>(store.back().data());
   p.payload_offset = 0;
   p.payload_len = uint32_t(store.back().size());
