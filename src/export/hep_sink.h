@@ -97,7 +97,7 @@ class HepSink : public EventSink {
   bool connected(size_t destination) const;
   uint64_t bufferedBytes(size_t destination) const;
 
-  class Destination;  // UDP or stream; defined in hep_sink.cc
+  class Destination;  // UDP or stream: export/hep_destination.h
 
  private:
   std::string name_;
