@@ -457,9 +457,9 @@ std::unique_ptr<HepMessage> AppLayer::hepMessage(const SipMessage& m) const {
   hep->vlan = flow.vlan_count > 0 ? flow.vlan_ids[0] : 0;
   hep->ts = m.ts;
   hep->correlation_id = m.call_id;
-  if (cluster_) {
-    hep->src_pod = podReference(cluster_->lookup(hep->src_ip, hep->ip_version));
-    hep->dst_pod = podReference(cluster_->lookup(hep->dst_ip, hep->ip_version));
+  if (const ClusterSnapshot* cluster = publisher_.cluster()) {
+    hep->src_pod = podReference(cluster->lookup(hep->src_ip, hep->ip_version));
+    hep->dst_pod = podReference(cluster->lookup(hep->dst_ip, hep->ip_version));
   }
   hep->payload = m.raw;
   return hep;
@@ -467,7 +467,9 @@ std::unique_ptr<HepMessage> AppLayer::hepMessage(const SipMessage& m) const {
 
 // The running analyzer's flow, with its community id (computed once per flow,
 // however many events and records it has).
-EventFlow AppLayer::eventFlow() const { return EventFlow{*current_flow_, communityIdOf(*current_flow_), cluster_}; }
+EventFlow AppLayer::eventFlow() const {
+  return EventFlow{*current_flow_, communityIdOf(*current_flow_), publisher_.cluster()};
+}
 
 void AppLayer::onHttpTransaction(const HttpTransaction& t) {
   if (!current_flow_) return;

@@ -81,6 +81,9 @@ class EventPublisher {
                        std::unique_ptr<HepMessage> hep = nullptr) = 0;
   // Whether any output forwards raw messages (HEP): if not, none are copied.
   virtual bool wantsHep() const = 0;
+  // The Kubernetes snapshot events are enriched from, pinned by the worker
+  // for the batch being processed; nullptr: none (Kubernetes off).
+  virtual const ClusterSnapshot* cluster() const { return nullptr; }
 };
 
 class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSink, private TlsEventSink {
@@ -100,10 +103,6 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
   void advanceTime(Timestamp now);
   // End of input or shutdown: every open SIP call is reported.
   void finish(Timestamp now);
-
-  // The Kubernetes snapshot events are enriched from until the next call
-  // (the worker pins one per batch); nullptr: none.
-  void setCluster(const ClusterSnapshot* cluster) { cluster_ = cluster; }
 
   const AppStats& stats() const { return stats_; }
   const TcpReassembler& tcp() const { return tcp_; }
@@ -151,7 +150,6 @@ class AppLayer : private HttpEventSink, private SipEventSink, private DnsEventSi
 
   AppLayerConfig config_;
   EventPublisher& publisher_;
-  const ClusterSnapshot* cluster_ = nullptr;
   std::bitset<65536> http_port_, sip_port_, dns_port_, tls_port_;
   TcpReassembler tcp_;
   HttpStats http_stats_;

@@ -49,9 +49,7 @@ void Worker::withCluster(Fn&& fn) {
   // One pin per batch: the snapshot cannot be freed while events use it.
   ClusterState::Guard snapshot(*kube_reader_);
   cluster_ = &*snapshot;
-  if (app_) app_->setCluster(cluster_);
   fn();
-  if (app_) app_->setCluster(nullptr);
   cluster_ = nullptr;
 }
 

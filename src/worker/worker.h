@@ -78,6 +78,7 @@ class Worker : private FlowRecordSink, private EventPublisher {
   void publish(EventType type, std::string_view key, std::string& json,
                std::unique_ptr<HepMessage> hep) override;
   bool wantsHep() const override { return wants_hep_; }
+  const ClusterSnapshot* cluster() const override { return cluster_; }
 
   uint32_t id_;
   std::unique_ptr<AppLayer> app_;
@@ -95,7 +96,7 @@ class Worker : private FlowRecordSink, private EventPublisher {
   EventPool event_pool_;
   std::unique_ptr<ClusterState::Reader> kube_reader_;
   const std::atomic<bool>* kube_complete_ = nullptr;
-  const ClusterSnapshot* cluster_ = nullptr;  // pinned while a batch is processed
+  const ClusterSnapshot* cluster_ = nullptr;  // pinned while a batch is processed (flow records and AppLayer)
   Counter kube_unenriched_;
   WorkerStats stats_;
 };

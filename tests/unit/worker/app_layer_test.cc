@@ -32,6 +32,8 @@ struct Events : EventPublisher {
     hep.push_back(std::move(message));
   }
   bool wantsHep() const override { return wants_hep; }
+  const ClusterSnapshot* cluster() const override { return snapshot; }
+  const ClusterSnapshot* snapshot = nullptr;  // as the worker pins one per batch
   std::vector<std::string> ofType(const std::string& type) const {
     std::vector<std::string> out;
     for (const auto& l : lines) {
@@ -419,9 +421,8 @@ std::vector<std::unique_ptr<HepMessage>> sipHep(const ClusterSnapshot* cluster) 
   NoRecords records;
   AppLayer app(AppLayerConfig{}, events);
   FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
-  app.setCluster(cluster);
+  events.snapshot = cluster;
   for (const DecodedPacket& p : c.packets()) engine.process(&p, 1);
-  app.setCluster(nullptr);
   std::vector<std::unique_ptr<HepMessage>> out;
   for (size_t i = 0; i < events.lines.size(); ++i) {
     if (events.types[i] == EventType::kSip) out.push_back(std::move(events.hep[i]));
