@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "driver_text.h"
 #include "app/config.h"
 #include "capture/afxdp_source.h"
 #include "export/event_output.h"
@@ -43,16 +44,6 @@
 namespace {
 
 using namespace tapflow;
-
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 uint32_t number(const char* flag, const std::string& v) {
   char* end = nullptr;

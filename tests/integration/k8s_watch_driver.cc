@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "driver_text.h"
 #include "k8s/api_client.h"
 #include "k8s/cluster_state.h"
 
@@ -36,16 +37,6 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void key(JsonWriter& w, const char* k) { w.Key(k); }
 void str(JsonWriter& w, const std::string& s) { w.String(s.c_str(), rapidjson::SizeType(s.size())); }
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string part;
-  while (std::getline(in, part, sep)) {
-    if (!part.empty()) out.push_back(part);
-  }
-  return out;
-}
 
 std::string snapshotLine(const ClusterSnapshot& snap) {
   rapidjson::StringBuffer buf;
@@ -224,9 +215,9 @@ int main(int argc, char** argv) {
     else if (arg == "--node")
       node = value();
     else if (arg == "--resources")
-      resources = split(value(), ',');
+      resources = splitList(value(), ',');
     else if (arg == "--labels")
-      labels = split(value(), ',');
+      labels = splitList(value(), ',');
     else if (arg == "--idle-timeout-ms")
       base.stream_idle_timeout_ms = uint32_t(std::stoul(value()));
     else if (arg == "--watch-timeout-s")
@@ -254,8 +245,8 @@ int main(int argc, char** argv) {
       std::string error;
       auto selector = LabelSelector::parse(parts[1], error);
       if (!selector) return usage(("--target selector: " + error).c_str());
-      PodTarget t{split(parts[0], ','), *selector, {}};
-      for (const auto& p : split(parts[2], ',')) t.ports.push_back(uint16_t(std::stoul(p)));
+      PodTarget t{splitList(parts[0], ','), *selector, {}};
+      for (const auto& p : splitList(parts[2], ',')) t.ports.push_back(uint16_t(std::stoul(p)));
       targets.push_back(std::move(t));
     } else {
       return usage(("unknown argument " + arg).c_str());

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "driver_text.h"
+
 namespace {
 
 [[noreturn]] void usage(const std::string& problem) {
@@ -38,16 +40,6 @@ int positive(const std::string& flag, const std::string& value) {
   long n = std::strtol(value.c_str(), &end, 10);
   if (value.empty() || *end != '\0' || n < 1 || n > 1000) usage(flag + " needs a number from 1 to 1000");
   return int(n);
-}
-
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
 }
 
 // One command line -> the answer to print.
