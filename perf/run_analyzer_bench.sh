@@ -24,14 +24,8 @@ KINDS="http sip"
 WITH_TSHARK=1
 WITH_NDPI=1
 
-usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-  exit "${1:-0}"
-}
-
-number() {  # name value
-  [[ "$2" =~ ^[0-9]+$ ]] || { echo "run_analyzer_bench.sh: $1 needs a number, got '$2'" >&2; exit 1; }
-}
+USAGE_LINES=2,10
+source "$ROOT/perf/bench_lib.sh"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -57,8 +51,6 @@ done
 [[ "$BUILD" = /* ]] || BUILD="$PWD/$BUILD"
 
 mkdir -p "$OUT"
-log() { printf '== %s\n' "$*" >&2; }
-die() { echo "run_analyzer_bench.sh: $*" >&2; exit 1; }
 
 if [[ "$WITH_TSHARK" = 1 ]] && ! command -v tshark >/dev/null; then
   die "tshark not found (apt-get install tshark), or use --no-tshark"
@@ -70,15 +62,8 @@ fi
 # 1. Build (release) when needed. One compile job: the machine is shared.
 TAPFLOW="$BUILD/tapflow"
 if [[ "$BUILD_IT" = 1 ]]; then
-  if [[ ! -f "$BUILD/build.ninja" ]]; then
-    log "configuring $BUILD (release)"
-    meson setup "$BUILD" "$ROOT" --buildtype=release >"$OUT/analyzer-meson-setup.log"
-  fi
-  log "building tapflow in $BUILD"
-  ninja -C "$BUILD" -j1 tapflow >"$OUT/analyzer-build.log" 2>&1 || {
-    tail -20 "$OUT/analyzer-build.log" >&2
+  build_targets "$BUILD" analyzer 1 tapflow ||
     die "the build failed (log: $OUT/analyzer-build.log); --no-build times the binary already in $BUILD"
-  }
 fi
 [[ -x "$TAPFLOW" ]] || die "no $TAPFLOW (build it, or drop --no-build)"
 TAPFLOW_BUILT=$(date -r "$TAPFLOW" '+%Y-%m-%d %H:%M')
@@ -190,7 +175,7 @@ for kind in $KINDS; do
 done
 
 # 5. The checks and one table.
-CPU_MODEL=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
+CPU_MODEL=$(cpu_model)
 {
   echo "# tapflow analyzer benchmark"
   echo

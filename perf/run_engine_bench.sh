@@ -23,14 +23,8 @@ PREFETCH=""   # bench_engine's prefetch distance; empty: its default, the captur
 WITH_NDPI=1
 HEAPTRACK=0
 
-usage() {
-  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-  exit "${1:-0}"
-}
-
-number() {  # name value
-  [[ "$2" =~ ^[0-9]+$ ]] || { echo "run_engine_bench.sh: $1 needs a number, got '$2'" >&2; exit 1; }
-}
+USAGE_LINES=2,11
+source "$ROOT/perf/bench_lib.sh"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -51,16 +45,9 @@ done
 [[ "$BUILD" = /* ]] || BUILD="$PWD/$BUILD"
 
 mkdir -p "$OUT"
-log() { printf '== %s\n' "$*" >&2; }
 
-# 1. Build (release) when needed; ninja does nothing when all is current.
-if [[ ! -f "$BUILD/build.ninja" ]]; then
-  log "configuring $BUILD (release)"
-  meson setup "$BUILD" "$ROOT" --buildtype=release >"$OUT/meson-setup.log"
-fi
-log "building tapflow, bench_engine, gen_synthetic_pcap in $BUILD"
-ninja -C "$BUILD" -j2 tapflow perf/bench_engine perf/gen_synthetic_pcap >"$OUT/build.log" ||
-  { tail -30 "$OUT/build.log" >&2; exit 1; }
+# 1. Build (release) when needed.
+build_targets "$BUILD" engine 2 tapflow perf/bench_engine perf/gen_synthetic_pcap || die "the build failed"
 TAPFLOW="$BUILD/tapflow"
 BENCH="$BUILD/perf/bench_engine"
 GEN="$BUILD/perf/gen_synthetic_pcap"
@@ -124,7 +111,7 @@ TF1_S=$(best_time tapflow_w1 "$RUNS" "$TAPFLOW" read "$PCAP" -o /dev/null --work
 TF2_S=$(best_time tapflow_w2 "$RUNS" "$TAPFLOW" read "$PCAP" -o /dev/null --workers 2)
 
 # 5. One table.
-CPU=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
+CPU=$(cpu_model)
 NCPU=$(nproc)
 {
   echo "# tapflow engine benchmark"

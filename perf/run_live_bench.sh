@@ -28,13 +28,8 @@ NS_CAP="tfbench-cap-$$"
 DEV_GEN="tfbg$$"
 DEV_CAP="tfbc$$"
 
-usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-  exit "${1:-0}"
-}
-die() { echo "run_live_bench.sh: $*" >&2; exit 1; }
-log() { printf '== %s\n' "$*" >&2; }
-number() { [[ "$2" =~ ^[0-9]+$ ]] || die "$1 needs a number, got '$2'"; }
+USAGE_LINES=2,13
+source "$ROOT/perf/bench_lib.sh"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -70,12 +65,7 @@ for t in trafgen tcpdump ip curl; do command -v "$t" >/dev/null || die "$t is mi
 
 mkdir -p "$OUT"
 if [[ -z "$TAPFLOW" ]]; then
-  if [[ ! -f "$BUILD/build.ninja" ]]; then
-    log "configuring $BUILD (release)"
-    meson setup "$BUILD" "$ROOT" --buildtype=release >"$OUT/meson-setup.log"
-  fi
-  log "building tapflow in $BUILD"
-  ninja -C "$BUILD" -j2 tapflow >"$OUT/build.log" || { tail -20 "$OUT/build.log" >&2; die "build failed"; }
+  build_targets "$BUILD" live 2 tapflow || die "build failed"
   TAPFLOW="$BUILD/tapflow"
 fi
 [[ -x "$TAPFLOW" ]] || die "no tapflow binary at $TAPFLOW"

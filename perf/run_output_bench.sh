@@ -20,21 +20,15 @@ ONLY="kafka,hep"
 IN_PROCESS=0
 PROPERTIES=()
 
-usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-  exit "${1:-0}"
-}
-
-number() {  # name value
-  [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "run_output_bench.sh: $1 needs a positive number, got '$2'" >&2; exit 1; }
-}
+USAGE_LINES=2,10
+source "$ROOT/perf/bench_lib.sh"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) BUILD=${2:?--build-dir needs a directory}; shift 2 ;;
-    --events) number "$1" "${2:-}"; EVENTS=$2; shift 2 ;;
-    --runs) number "$1" "${2:-}"; RUNS=$2; shift 2 ;;
-    --jobs) number "$1" "${2:-}"; JOBS=$2; shift 2 ;;
+    --events) positive "$1" "${2:-}"; EVENTS=$2; shift 2 ;;
+    --runs) positive "$1" "${2:-}"; RUNS=$2; shift 2 ;;
+    --jobs) positive "$1" "${2:-}"; JOBS=$2; shift 2 ;;
     --only) ONLY=${2:?--only needs kafka, hep or kafka,hep}; shift 2 ;;
     --in-process-mock) IN_PROCESS=1; shift ;;
     --property) PROPERTIES+=(--property "${2:?--property needs NAME=VALUE}"); shift 2 ;;
@@ -45,16 +39,9 @@ done
 [[ "$BUILD" = /* ]] || BUILD="$PWD/$BUILD"
 
 mkdir -p "$OUT"
-log() { printf '== %s\n' "$*" >&2; }
 
-# 1. Build (release) when needed; ninja does nothing when all is current.
-if [[ ! -f "$BUILD/build.ninja" ]]; then
-  log "configuring $BUILD (release)"
-  meson setup "$BUILD" "$ROOT" --buildtype=release >"$OUT/meson-setup-outputs.log"
-fi
-log "building bench_outputs and kafka_mock_cluster in $BUILD"
-ninja -C "$BUILD" -j"$JOBS" perf/bench_outputs tests/integration/kafka_mock_cluster >"$OUT/build-outputs.log" ||
-  { tail -30 "$OUT/build-outputs.log" >&2; exit 1; }
+# 1. Build (release) when needed.
+build_targets "$BUILD" outputs "$JOBS" perf/bench_outputs tests/integration/kafka_mock_cluster || die "the build failed"
 BENCH="$BUILD/perf/bench_outputs"
 MOCK="$BUILD/tests/integration/kafka_mock_cluster"
 
@@ -70,7 +57,7 @@ log "bench_outputs ${ARGS[*]}"
 }
 
 # 3. One table.
-CPU=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
+CPU=$(cpu_model)
 {
   echo "# tapflow output benchmark"
   echo
