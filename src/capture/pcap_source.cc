@@ -128,8 +128,11 @@ struct PcapFileSource::Handle {
   // The mapped classic pcap file (nullptr: libpcap reads the file).
   const uint8_t* map = nullptr;
   size_t map_size = 0;
-  // Mappings replaced by a larger one when the file grew: workers may still
-  // hold packets in them, so they go with the source.
+  // Packets are handed to the workers in place, pointing into `map`. Only
+  // until the file first grows (see remapIfGrown).
+  bool in_place = false;
+  // The mapping replaced when the file first grew: workers may still hold
+  // packets in it, so it goes with the source.
   std::vector<std::pair<const uint8_t*, size_t>> retired;
   std::unique_ptr<PcapRecordWalker> walker;
   ~Handle() {
@@ -190,6 +193,7 @@ PcapFileSource::PcapFileSource(const std::string& path, uint32_t snaplen, ReadMo
   else if (major == 2 && minor == 3) layout.lengths = LengthOrder::kLenFirstWhenCaplenLarger;
   layout.snapshot = uint32_t(pcap_snapshot(handle_->pcap));
   handle_->walker = std::make_unique<PcapRecordWalker>(layout);
+  handle_->in_place = true;
   handle_->walker->setBytes(handle_->map, handle_->map_size);
 }
 
@@ -199,15 +203,23 @@ bool PcapFileSource::isMapped() const { return handle_->walker != nullptr; }
 
 // A file still being written may have grown since it was mapped; libpcap
 // would read on to wherever the file ends now, so map the new end too. The
-// file is mapped anew rather than moved (mremap): packets handed over in
-// place still point into the old mapping.
+// first time, packets handed over in place still point into the mapping: it
+// is kept, the file mapped anew, and packets are copied from then on, so
+// that later growth can move the mapping (mremap) however often it happens.
 bool PcapFileSource::remapIfGrown() {
   struct stat st {};
   const int fd = fileno(pcap_file(handle_->pcap));
   if (fstat(fd, &st) != 0 || size_t(st.st_size) <= handle_->map_size) return false;
-  void* map = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-  if (map == MAP_FAILED) return false;
-  handle_->retired.emplace_back(handle_->map, handle_->map_size);
+  void* map;
+  if (handle_->in_place) {
+    map = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) return false;
+    handle_->retired.emplace_back(handle_->map, handle_->map_size);
+    handle_->in_place = false;
+  } else {
+    map = mremap(const_cast<uint8_t*>(handle_->map), handle_->map_size, size_t(st.st_size), MREMAP_MAYMOVE);
+    if (map == MAP_FAILED) return false;
+  }
   handle_->map = static_cast<const uint8_t*>(map);
   handle_->map_size = size_t(st.st_size);
   madvise(map, handle_->map_size, MADV_SEQUENTIAL);
@@ -254,7 +266,6 @@ void PcapFileSource::run(Handoff& handoff, const std::atomic<bool>& stop) {
   PcapRecord record;
   DecodedPacket pkt;
   uint32_t since_flush = 0;
-  const bool mapped = isMapped();
   while (!stop.load(std::memory_order_relaxed)) {
     PcapReadResult result = readRecord(record);
     if (result == PcapReadResult::kEnd) break;
@@ -272,7 +283,7 @@ void PcapFileSource::run(Handoff& handoff, const std::atomic<bool>& stop) {
     if (decodePacket(record.data, cap_len, record.len, record.ts, link_, pkt, decode_stats_) == DecodeResult::kOk) {
       // A refusal is counted by the hand-off, per worker. Mapped records
       // stay where they are until the source goes, after the workers.
-      if (mapped) {
+      if (handle_->in_place) {
         handoff.pushInPlace(pkt);
       } else {
         handoff.push(pkt);

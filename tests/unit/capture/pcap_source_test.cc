@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -286,6 +287,39 @@ TEST_CASE("records appended after opening are read too, as libpcap would") {
   // first mapping lives on with the source.
   CHECK(first[0] == dataByte(0, 0));
   CHECK(first[59] == dataByte(0, 59));
+}
+
+TEST_CASE("a file that keeps growing is mapped anew once, then moved, and read to its end") {
+  FileSpec f = threeRecords(false, false);
+  std::string bytes = classicPcap(f);
+  const size_t first_two = 24 + 16 + 60 + 16 + 1;  // record 1 and a byte of record 2
+  TempFile file(bytes.substr(0, first_two));
+  PcapFileSource source(file.path, 65535);
+  REQUIRE(source.isMapped());
+  const auto append = [&](size_t from, size_t to) {
+    FILE* out = std::fopen(file.path.c_str(), "ab");
+    REQUIRE(out != nullptr);
+    std::fwrite(bytes.data() + from, 1, to - from, out);
+    std::fclose(out);
+  };
+  PcapRecord r;
+  REQUIRE(source.readRecord(r) == PcapReadResult::kRecord);
+  const uint8_t* first = r.data;
+  append(first_two, bytes.size() - 100);  // record 2, most of record 3
+  CHECK(source.readRecord(r) == PcapReadResult::kRecord);  // first growth: a new mapping
+  CHECK(source.readRecord(r) == PcapReadResult::kError);   // record 3 is cut for now
+  append(bytes.size() - 100, bytes.size());
+  CHECK(source.readRecord(r) == PcapReadResult::kRecord);  // later growth: the mapping moves
+  CHECK(r.caplen == 1500);
+  CHECK(r.data[1499] == dataByte(2, 1499));
+  CHECK(source.readRecord(r) == PcapReadResult::kEnd);
+  CHECK(first[59] == dataByte(0, 59));  // the first mapping, kept
+  // Two mappings of the file, however often it grew: the first one (packets
+  // in flight) and the current one.
+  std::ifstream maps("/proc/self/maps");
+  int mappings = 0;
+  for (std::string line; std::getline(maps, line);) mappings += line.find(file.path) != std::string::npos;
+  CHECK(mappings == 2);
 }
 
 TEST_CASE("a pcapng file is still read by libpcap, in nanoseconds") {
