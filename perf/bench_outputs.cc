@@ -7,7 +7,7 @@
 //                      [--brokers N] [--property NAME=VALUE]...
 //
 //   kafka tapflow     per event, what a worker and the Kafka output do for a
-//                     flow record: communityId(), encodeFlowEvent() into a
+//                     flow record: encodeFlowEvent() (a SHA-1 for the Community ID) into a
 //                     reused string, the Event copied out (as Worker::publish
 //                     does), then KafkaSink::write() (offline: a full queue
 //                     waits, nothing is dropped); then KafkaSink::close(), which
@@ -242,14 +242,12 @@ FlowEndReason reasonOf(uint64_t i) { return i % 4 == 3 ? FlowEndReason::kIdleTim
 // What a worker publishes for flow record i (Worker::onFlowRecord + publish).
 std::shared_ptr<Event> flowEvent(Flow& flow, uint64_t i, std::string& json) {
   fillFlow(flow, i);
-  char community_id[kCommunityIdLength + 1];
-  communityId(flow.key, community_id);
   json.clear();
-  encodeFlowEvent(flow, reasonOf(i), true, json, community_id);
+  encodeFlowEvent(flow, reasonOf(i), true, json);
   auto event = std::make_shared<Event>();
   event->type = EventType::kFlow;
   event->json = json;
-  event->key = community_id;
+  event->key = communityIdOf(flow);
   return event;
 }
 

@@ -18,7 +18,7 @@ void beginAnalyzerEvent(JsonWriter& w, const char* type, Timestamp start, Timest
   w.endObject();
   if (!f) return;
   w.beginObject("network");
-  writeNetworkIdentity(w, f->flow.key, f->community_id);
+  writeNetworkIdentity(w, f->flow);
   writeVlans(w, f->flow);
   w.endObject();
   writeEndpoints(w, f->flow, from_client, f->cluster);

@@ -19,8 +19,7 @@ class ClusterSnapshot;
 // The flow an analyzer event came from, with its community id when the
 // caller keeps it (computing one costs a SHA-1; empty: computed here).
 struct EventFlow {
-  const Flow& flow;
-  std::string_view community_id;
+  const Flow& flow;  // its Community ID: communityIdOf(flow)
   const ClusterSnapshot* cluster = nullptr;  // Kubernetes metadata for both ends, when enabled
 };
 

@@ -32,13 +32,9 @@ void beginEvent(JsonWriter& w, const char* type, Timestamp start, Timestamp end)
   w.beginObject("event").timeField("start", start).timeField("end", end).field("duration", int64_t(end - start));
 }
 
-void writeNetworkIdentity(JsonWriter& w, const FlowKey& key, std::string_view community_id) {
-  char computed[kCommunityIdLength + 1];
-  if (community_id.empty()) {
-    communityId(key, computed);
-    community_id = computed;
-  }
-  w.field("community_id", community_id);
+void writeNetworkIdentity(JsonWriter& w, const Flow& flow) {
+  const FlowKey& key = flow.key;
+  w.field("community_id", communityIdOf(flow));
   char proto_buffer[3];
   const std::string_view proto_number(proto_buffer,
                                       std::to_chars(proto_buffer, proto_buffer + 3, unsigned(key.proto)).ptr - proto_buffer);

@@ -35,10 +35,9 @@ std::string_view transportName(uint8_t proto);
 // and leaves it open for the caller's fields.
 void beginEvent(JsonWriter& w, const char* type, Timestamp start, Timestamp end);
 
-// Writes community_id, transport, iana_number and type into the open
-// "network" object. `community_id` may be given when already computed (it
-// costs a SHA-1); empty: computed here.
-void writeNetworkIdentity(JsonWriter& w, const FlowKey& key, std::string_view community_id = {});
+// Writes community_id (the flow's, computed once per flow), transport,
+// iana_number and type into the open "network" object.
+void writeNetworkIdentity(JsonWriter& w, const Flow& flow);
 
 // source/destination {ip, port} of an analyzer event; `from_client` says
 // whether the event's source is the flow's client. With a cluster snapshot,

@@ -47,7 +47,7 @@ void writeTcpDirection(JsonWriter& w, const char* name, const FlowDirection& d) 
 }  // namespace
 
 void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out,
-                     std::string_view community_id, const ClusterSnapshot* cluster) {
+                     const ClusterSnapshot* cluster) {
   const FlowKey& key = flow.key;
   const FlowEnds ends = flowEnds(flow);
   const FlowDirection& c = flow.clientDir();
@@ -58,7 +58,7 @@ void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::st
   w.field("reason", flowEndReasonName(reason)).endObject();
 
   w.beginObject("network");
-  writeNetworkIdentity(w, key, community_id);
+  writeNetworkIdentity(w, flow);
   w.field("packets", c.packets + s.packets).field("bytes", c.bytes + s.bytes);
   writeVlans(w, flow);
   w.endObject();

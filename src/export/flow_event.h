@@ -11,9 +11,8 @@
 namespace tapflow {
 
 // Appends one JSON object (no newline) describing a flow record to `out`.
-// `community_id` may be given when the caller has it (empty: computed here).
 // With `cluster`, both ends get their Kubernetes identity (export/kube_fields.h).
 void encodeFlowEvent(const Flow& flow, FlowEndReason reason, bool final, std::string& out,
-                     std::string_view community_id = {}, const ClusterSnapshot* cluster = nullptr);
+                     const ClusterSnapshot* cluster = nullptr);
 
 }  // namespace tapflow

@@ -468,7 +468,7 @@ std::unique_ptr<HepMessage> AppLayer::hepMessage(const SipMessage& m) const {
 // The running analyzer's flow, with its community id (computed once per flow,
 // however many events and records it has).
 EventFlow AppLayer::eventFlow() const {
-  return EventFlow{*current_flow_, communityIdOf(*current_flow_), publisher_.cluster()};
+  return EventFlow{*current_flow_, publisher_.cluster()};
 }
 
 void AppLayer::onHttpTransaction(const HttpTransaction& t) {

@@ -123,12 +123,11 @@ void Worker::run() {
 }
 
 void Worker::onFlowRecord(const Flow& flow, FlowEndReason reason, bool final) {
-  // The Community ID is both a field and the Kafka key; the flow's analyzer
-  // events may already have computed it.
-  const std::string_view community_id = communityIdOf(flow);
+  // The Community ID is both a field and the Kafka key: the flow computes it
+  // once, for its analyzer events and its records alike.
   event_.clear();
-  encodeFlowEvent(flow, reason, final, event_, community_id, cluster_);
-  publish(EventType::kFlow, community_id, event_, nullptr);
+  encodeFlowEvent(flow, reason, final, event_, cluster_);
+  publish(EventType::kFlow, communityIdOf(flow), event_, nullptr);
 }
 
 // The encoded JSON moves into a recycled event by a buffer swap, and every

@@ -66,7 +66,7 @@ TEST_CASE("a flow between two pods names both, with workload, services and allow
   std::swap(f.key.port_lo, f.key.port_hi);
   f.client = 1;
   std::string out;
-  encodeFlowEvent(f, FlowEndReason::kFin, true, out, {}, snapshot.get());
+  encodeFlowEvent(f, FlowEndReason::kFin, true, out, snapshot.get());
   CHECK(out.find("\"source\":{\"ip\":\"10.0.0.2\",\"port\":40000,\"packets\":0,\"bytes\":0,\"kubernetes\":{"
                  "\"namespace\":\"shop\",\"pod\":\"checkout-0\",\"node\":\"node-a\",\"workload\":{\"kind\":"
                  "\"StatefulSet\",\"name\":\"checkout\"},\"labels\":{\"app\":\"checkout\"}}}") != std::string::npos);
@@ -90,12 +90,12 @@ TEST_CASE("directions: pod to service, pod to the outside, the outside to a pod,
 
   Flow to_service = flowTo(10, 10, 96);
   std::string out;
-  encodeFlowEvent(to_service, FlowEndReason::kFin, true, out, {}, snapshot.get());
+  encodeFlowEvent(to_service, FlowEndReason::kFin, true, out, snapshot.get());
   CHECK(out.find("\"kubernetes\":{\"namespace\":\"shop\",\"service\":\"web\"}") != std::string::npos);
   CHECK(out.find("\"direction\":\"pod-to-service\"") != std::string::npos);
   Flow to_node = flowTo(9);
   out.clear();
-  encodeFlowEvent(to_node, FlowEndReason::kFin, true, out, {}, snapshot.get());
+  encodeFlowEvent(to_node, FlowEndReason::kFin, true, out, snapshot.get());
   CHECK(out.find("\"kubernetes\":{\"node\":\"node-a\"}") != std::string::npos);
 }
 
@@ -107,7 +107,7 @@ TEST_CASE("without a snapshot, or for addresses it does not know, events carry n
   Flow unknown = flowTo(7, 192, 0);
   unknown.key.lo.bytes[0] = 198, unknown.key.lo.bytes[3] = 5;  // 198.0.0.5 -> 192.0.0.7: neither known
   out.clear();
-  encodeFlowEvent(unknown, FlowEndReason::kFin, true, out, {}, snapshot.get());
+  encodeFlowEvent(unknown, FlowEndReason::kFin, true, out, snapshot.get());
   CHECK(out.find("kubernetes") == std::string::npos);
 }
 
