@@ -85,11 +85,9 @@ class JsonWriter {
   }
   JsonWriter& timeField(std::string_view name, Timestamp ts) {
     key(name);
-    char* p = room(kTimestampTextLength + 3);
+    char* p = room(kTimestampTextLength + 3);  // quotes, and formatTimestamp's NUL (overwritten)
     *p++ = '"';
-    char text[kTimestampTextLength + 1];
-    formatTimestamp(ts, text);
-    std::memcpy(p, text, kTimestampTextLength);
+    formatTimestamp(ts, p);
     p += kTimestampTextLength;
     *p++ = '"';
     pos_ = p;
