@@ -140,21 +140,23 @@ void Worker::publish(EventType type, std::string_view key, std::string& json, st
   event.json.swap(json);
   event.key = key;
   event.hep = std::move(hep);
-  size_t last = outputs_.size();
-  for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (outputs_[i]->accepts(event)) last = i;
-  }
-  for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (i > last || !outputs_[i]->accepts(event)) continue;
-    // The last output takes the worker's reference: one atomic increment and
-    // decrement fewer per event (each drains the store buffer the encoding
-    // just filled).
-    if (outputs_[i]->publish(*output_tokens_[i], i == last ? std::move(shared) : shared)) {
+  // Each output that takes the event gets a shared reference, except the last
+  // one, which takes the worker's: one atomic increment and decrement fewer
+  // per event (each drains the store buffer the encoding just filled).
+  const auto hand = [&](size_t i, EventPtr ref) {
+    if (outputs_[i]->publish(*output_tokens_[i], std::move(ref))) {
       stats_.events.add();
     } else {
       stats_.events_dropped.add();
     }
+  };
+  size_t pending = outputs_.size();  // an output that takes it, not handed yet
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (!outputs_[i]->accepts(event)) continue;
+    if (pending != outputs_.size()) hand(pending, shared);
+    pending = i;
   }
+  if (pending != outputs_.size()) hand(pending, std::move(shared));
 }
 
 }  // namespace tapflow
