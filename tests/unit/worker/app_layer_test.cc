@@ -108,21 +108,35 @@ Conversation httpExchange(uint16_t server_port, size_t piece) {
   return c;
 }
 
-std::vector<std::string> run(const std::vector<DecodedPacket>& packets, const AppLayerConfig& config,
-                             AppStats* stats_out = nullptr) {
+// An AppLayer behind a FlowEngine, as a worker runs them, publishing into
+// `events` (set its wants_hep and snapshot before feeding).
+struct Analysis {
   Events events;
   NoRecords records;
-  AppLayer app(config, events);
-  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
-  for (const DecodedPacket& p : packets) engine.process(&p, 1);
-  engine.finish(packets.back().ts, FlowEndReason::kEndOfInput);
-  if (stats_out) {
-    stats_out->sessions.set(app.stats().sessions.value());
-    stats_out->sessions_dropped_full.set(app.stats().sessions_dropped_full.value());
-    stats_out->flows_http.set(app.stats().flows_http.value());
-    stats_out->flows_unrecognized.set(app.stats().flows_unrecognized.value());
+  AppLayer app;
+  FlowEngine engine;
+  explicit Analysis(const AppLayerConfig& config = AppLayerConfig{}, const FlowTableConfig& flows = FlowTableConfig{})
+      : app(config, events), engine(flows, DefragConfig{}, records, &app) {}
+  // One packet at a time.
+  void feed(const std::vector<DecodedPacket>& packets) {
+    for (const DecodedPacket& p : packets) engine.process(&p, 1);
   }
-  return events.lines;
+  // End of input at `end`: every open flow ends.
+  void finish(Timestamp end) { engine.finish(end, FlowEndReason::kEndOfInput); }
+};
+
+std::vector<std::string> run(const std::vector<DecodedPacket>& packets, const AppLayerConfig& config,
+                             AppStats* stats_out = nullptr) {
+  Analysis a(config);
+  a.feed(packets);
+  a.finish(packets.back().ts);
+  if (stats_out) {
+    stats_out->sessions.set(a.app.stats().sessions.value());
+    stats_out->sessions_dropped_full.set(a.app.stats().sessions_dropped_full.value());
+    stats_out->flows_http.set(a.app.stats().flows_http.value());
+    stats_out->flows_unrecognized.set(a.app.stats().flows_unrecognized.value());
+  }
+  return a.events.lines;
 }
 
 }  // namespace
@@ -207,15 +221,12 @@ TEST_CASE("where bursts end changes no event, even when sessions run out") {
   for (const Conversation& c : exchanges) packets.insert(packets.end(), c.packets().begin(), c.packets().end());
 
   auto eventsWithBursts = [&](size_t burst) {
-    Events events;
-    NoRecords records;
-    AppLayer app(config, events);
-    FlowEngine engine(flows, DefragConfig{}, records, &app);
+    Analysis a(config, flows);
     for (size_t off = 0; off < packets.size(); off += burst) {
-      engine.process(packets.data() + off, std::min(burst, packets.size() - off));
+      a.engine.process(packets.data() + off, std::min(burst, packets.size() - off));
     }
-    engine.finish(packets.back().ts, FlowEndReason::kEndOfInput);
-    return events.lines;
+    a.finish(packets.back().ts);
+    return a.events.lines;
   };
   const std::vector<std::string> one_by_one = eventsWithBursts(1);
   CHECK(one_by_one.size() == 10);  // each exchange's flow ended before the next began
@@ -273,20 +284,17 @@ TEST_CASE("a UDP DNS flow holds a session only while a query awaits its answer")
   packets.push_back(dnsDatagram(store, 41004, 8, false, t += kMs));
   packets.push_back(dnsDatagram(store, 41003, 7, true, t += kMs));
   packets.push_back(dnsDatagram(store, 41004, 8, true, t += kMs));
-  Events events;
-  NoRecords records;
-  AppLayer app(config, events);
-  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
-  for (const DecodedPacket& p : packets) engine.process(&p, 1);
-  engine.finish(t, FlowEndReason::kEndOfInput);
-  const auto dns = events.ofType("dns");
+  Analysis a(config);
+  a.feed(packets);
+  a.finish(t);
+  const auto dns = a.events.ofType("dns");
   CHECK(dns.size() == 5);
   for (const auto& line : dns) CHECK(line.find("\"response_code\":\"NOERROR\"") != std::string::npos);
-  CHECK(app.stats().flows_dns.value() == 4);  // 41000..41003; 41004 found none free
-  CHECK(app.stats().sessions.value() == 4);
-  CHECK(app.stats().sessions_dropped_full.value() == 1);
-  CHECK(app.dnsStats().unanswered.value() == 0);
-  CHECK(app.dnsStats().transactions.value() == 5);
+  CHECK(a.app.stats().flows_dns.value() == 4);  // 41000..41003; 41004 found none free
+  CHECK(a.app.stats().sessions.value() == 4);
+  CHECK(a.app.stats().sessions_dropped_full.value() == 1);
+  CHECK(a.app.dnsStats().unanswered.value() == 0);
+  CHECK(a.app.dnsStats().transactions.value() == 5);
 }
 
 TEST_CASE("a request still unanswered when the input ends is reported without a response") {
@@ -329,13 +337,11 @@ TEST_CASE("SIP over TCP reaches HEP one whole message at a time, addressed from 
   c.handshake(kT0);
   c.send(true, kInvite, 7, kT0 + 1 * kMs);  // the INVITE in 7-byte segments
   c.send(false, kRinging, 1500, kT0 + 2 * kMs);
-  Events events;
-  events.wants_hep = true;
-  NoRecords records;
-  AppLayer app(AppLayerConfig{}, events);
-  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
-  for (const DecodedPacket& p : c.packets()) engine.process(&p, 1);
-  engine.finish(kT0 + 3 * kMs, FlowEndReason::kEndOfInput);
+  Analysis a;
+  a.events.wants_hep = true;
+  a.feed(c.packets());
+  a.finish(kT0 + 3 * kMs);
+  const Events& events = a.events;
 
   FlowKey key;
   makeFlowKey(c.packets()[0], true, key);
@@ -371,12 +377,10 @@ TEST_CASE("no raw message is copied when no output forwards HEP") {
   Conversation c(40001, 5060);
   c.handshake(kT0);
   c.send(true, kInvite, 1500, kT0 + 1 * kMs);
-  Events events;  // wants_hep stays false
-  NoRecords records;
-  AppLayer app(AppLayerConfig{}, events);
-  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
-  for (const DecodedPacket& p : c.packets()) engine.process(&p, 1);
-  engine.finish(kT0 + 3 * kMs, FlowEndReason::kEndOfInput);
+  Analysis a;  // wants_hep stays false
+  a.feed(c.packets());
+  a.finish(kT0 + 3 * kMs);
+  const Events& events = a.events;
   size_t sip = 0;
   for (size_t i = 0; i < events.lines.size(); ++i) {
     if (events.types[i] == EventType::kSip) ++sip;
@@ -416,16 +420,13 @@ std::vector<std::unique_ptr<HepMessage>> sipHep(const ClusterSnapshot* cluster) 
   c.handshake(kT0);
   c.send(true, kInvite, 1500, kT0 + 1 * kMs);
   c.send(false, kRinging, 1500, kT0 + 2 * kMs);
-  Events events;
-  events.wants_hep = true;
-  NoRecords records;
-  AppLayer app(AppLayerConfig{}, events);
-  FlowEngine engine(FlowTableConfig{}, DefragConfig{}, records, &app);
-  events.snapshot = cluster;
-  for (const DecodedPacket& p : c.packets()) engine.process(&p, 1);
+  Analysis a;
+  a.events.wants_hep = true;
+  a.events.snapshot = cluster;
+  a.feed(c.packets());
   std::vector<std::unique_ptr<HepMessage>> out;
-  for (size_t i = 0; i < events.lines.size(); ++i) {
-    if (events.types[i] == EventType::kSip) out.push_back(std::move(events.hep[i]));
+  for (size_t i = 0; i < a.events.lines.size(); ++i) {
+    if (a.events.types[i] == EventType::kSip) out.push_back(std::move(a.events.hep[i]));
   }
   return out;
 }
