@@ -8,6 +8,7 @@
 
 #include "export/event.h"
 #include "export/event_output.h"
+#include "memory_sink.h"
 
 using namespace tapflow;
 
@@ -71,26 +72,12 @@ TEST_CASE("a one-off event is deleted by its last owner") {
   CHECK(copy->json == "{}");
 }
 
-namespace {
-
-struct CollectingSink : EventSink {
-  std::vector<std::string>* lines;
-  explicit CollectingSink(std::vector<std::string>* l) : lines(l) {}
-  bool write(const Event& e) override {
-    lines->emplace_back(e.json);
-    return true;
-  }
-  bool flush() override { return true; }
-};
-
-}  // namespace
-
 TEST_CASE("events cross to output threads and come back: the pool stops growing at what is in flight") {
   constexpr size_t kCapacity = 64;
   constexpr int kEvents = 20000;
   std::vector<std::string> first, second;
-  EventOutput a("a", std::make_unique<CollectingSink>(&first), kCapacity, FullQueuePolicy::kWait);
-  EventOutput b("b", std::make_unique<CollectingSink>(&second), kCapacity, FullQueuePolicy::kWait);
+  EventOutput a("a", std::make_unique<MemorySink>(&first), kCapacity, FullQueuePolicy::kWait);
+  EventOutput b("b", std::make_unique<MemorySink>(&second), kCapacity, FullQueuePolicy::kWait);
   auto token_a = a.makeProducer();
   auto token_b = b.makeProducer();
   a.start();

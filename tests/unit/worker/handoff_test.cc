@@ -6,22 +6,12 @@
 #include <vector>
 
 #include "export/event_output.h"
+#include "memory_sink.h"
 #include "worker/handoff.h"
 
 using namespace tapflow;
 
 namespace {
-
-// Keeps events in memory, for checking what workers published.
-struct MemorySink : EventSink {
-  std::vector<std::string>* lines;
-  explicit MemorySink(std::vector<std::string>* l) : lines(l) {}
-  bool write(const Event& e) override {
-    lines->emplace_back(e.json);
-    return true;
-  }
-  bool flush() override { return true; }
-};
 
 DecodedPacket udp(uint8_t a, uint8_t b, uint16_t sport, uint16_t dport, Timestamp ts, const uint8_t* bytes) {
   DecodedPacket p;
