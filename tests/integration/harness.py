@@ -68,6 +68,19 @@ class Run:
                 self.bad_lines.append(line)
 
 
+def log_entries(text, msg=None):
+    """tapflow's JSON log lines in `text` (those whose message is `msg`), parsed; other lines skipped."""
+    out = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and (msg is None or entry.get("msg") == msg):
+            out.append(entry)
+    return out
+
+
 def run_tapflow(tapflow, args, timeout=120):
     """Runs tapflow; a hang becomes a failed run (exit code None), not a stuck test."""
     try:

@@ -46,15 +46,7 @@ class LiveTapflow:
 
     def log_entries(self, msg=None):
         """The JSON log lines so far (those whose message is `msg`), parsed."""
-        out = []
-        for line in self.log_lines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if msg is None or entry.get("msg") == msg:
-                out.append(entry)
-        return out
+        return harness.log_entries(self.stderr_text(), msg)
 
     def stderr_text(self):
         return "\n".join(self.log_lines())

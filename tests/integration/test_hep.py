@@ -445,16 +445,6 @@ def udp_port_bound(port):
     return False
 
 
-def log_entries(text):
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
-
-
 def sanitizer_reports(chk, name, text):
     for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "ThreadSanitizer"):
         if marker in text:
@@ -491,7 +481,7 @@ def read_to_consumers(chk, tapflow, workdir, pcap):
     chk.check("%s: tapflow read exits 0 (%.1fs)" % (name, time.monotonic() - t0), proc.returncode == 0,
               "rc=%s: %s" % (proc.returncode, stderr[-1500:]))
     sanitizer_reports(chk, name, stderr)
-    warnings = [e for e in log_entries(stderr) if e.get("level") == "warn" and re.search("auth", json.dumps(e), re.I)
+    warnings = [e for e in harness.log_entries(stderr) if e.get("level") == "warn" and re.search("auth", json.dumps(e), re.I)
                 and re.search("udp", json.dumps(e), re.I)]
     chk.check("%s: tapflow warns that the auth key goes over plain UDP" % name, len(warnings) >= 1, stderr[-1500:])
     chk.check("%s: the auth key never appears in tapflow's log" % name, AUTH_KEY not in stderr + proc.stdout.decode(
@@ -719,7 +709,7 @@ def hep_metric(samples, family, dest, **labels):
 def wait_log(path, pattern, proc, timeout=20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for entry in log_entries(open(path).read()):
+        for entry in harness.log_entries(open(path).read()):
             if re.search(pattern, entry.get("msg", "")):
                 return entry
         if proc.poll() is not None:

@@ -317,22 +317,10 @@ def kafka_counts(samples):
     }
 
 
-def log_entries(text):
-    out = []
-    for line in text.splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            out.append(entry)
-    return out
-
-
 def closed_lines(text):
     """The "kafka output closed" log lines, numbers as ints."""
     out = []
-    for entry in log_entries(text):
+    for entry in harness.log_entries(text):
         if entry.get("msg") == "kafka output closed":
             out.append({k: int(v) if isinstance(v, (int, str)) and str(v).isdigit() else v
                         for k, v in entry.items()})
@@ -525,7 +513,7 @@ class RunningTapflow:
         or None when tapflow exits or time runs out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = [e for e in log_entries(self.log()) if str(e.get("msg", "")).startswith(message)]
+            found = [e for e in harness.log_entries(self.log()) if str(e.get("msg", "")).startswith(message)]
             if len(found) >= count:
                 return found[:count]
             if self.proc.poll() is not None:
